@@ -7,7 +7,7 @@ from collections import Counter
 from overthink.analyze.config import DEFAULT_THRESHOLDS, AnalyzeConfig
 from overthink.analyze.distinct import EmbeddingJudge, LexicalJudge, flags_from_clusters
 from overthink.analyze.extract import extract_answer, final_answer, is_choice_gold, looks_cut_off
-from overthink.analyze.grade import Grader
+from overthink.analyze.grade import Grader, same_answer
 from overthink.analyze.metrics import response_metrics
 from overthink.analyze.segment import Solution, locate_presplit, paragraphs, split_rules, strong_answer
 from overthink.analyze.thinking import split_thinking
@@ -87,7 +87,7 @@ class Analyzer:
         final = extract_answer(text[end:], False) or extract_answer(text[start:end], False, False)
         if final:
             anchors.add(final)
-        return lambda value: any(self.grader(anchor, value) for anchor in anchors)
+        return lambda value: any(same_answer(anchor, value) for anchor in anchors)
 
     def analyze_one(self, record: dict, starts: list[int]) -> dict:
         text, gold, grade = record["response"], record["gold"], self.config.grade

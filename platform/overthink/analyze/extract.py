@@ -108,10 +108,16 @@ def concluded_answer(text: str, require_marker: bool = True) -> tuple[int, str] 
     return None
 
 
+_JUDGEMENTS = frozenset("correct right wrong incorrect consistent the same clear obvious straightforward "
+                        "confirmed verified above below as follows".split()) | {"the same", "as follows"}
+
+
 def looks_like_answer(value: str) -> bool:
     """Reject "the answer is correct": an answer holds a digit, LaTeX, a letter choice or is short."""
     if re.search(r"[\d\\^_=π√∞]", value):
         return True
+    if value.lower().strip("*. ") in _JUDGEMENTS:
+        return False
     return len(value.split()) <= 2 and len(value) <= 24
 
 

@@ -4,6 +4,8 @@ repeated (gold, prediction) pairs. `verify(parse(gold), parse(pred))`: order mat
 from __future__ import annotations
 
 import logging
+import math
+import re
 import threading
 from functools import lru_cache
 
@@ -17,6 +19,23 @@ def _wrap(answer: str) -> str:
     return answer if "$" in answer or "\\boxed" in answer else f"${answer}$"
 
 
+_PLAIN_NUMBER = re.compile(r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)")
+
+
+def plain_number(answer: str) -> float | None:
+    """12, -3.5, 1,000, $18 -> a float; anything with more structure -> None."""
+    text = answer.strip().strip("$").replace("\\$", "").replace(",", "").replace(" ", "").rstrip(".")
+    return float(text) if _PLAIN_NUMBER.fullmatch(text) else None
+
+
+def same_answer(a: str, b: str) -> bool:
+    """Cheap equality for segmentation: same normalized text or the same plain number."""
+    if normalize(a) == normalize(b):
+        return True
+    x, y = plain_number(a), plain_number(b)
+    return x is not None and y is not None and math.isclose(x, y, rel_tol=1e-9, abs_tol=1e-9)
+
+
 class Grader:
     """Callable grader; instances are cheap, the cache lives per instance."""
 
@@ -24,12 +43,13 @@ class Grader:
         self.timeout_s = timeout_s
         self.timeouts = 0
         self._grade = lru_cache(maxsize=cache_size)(self._grade_uncached)
+        self._parse = lru_cache(maxsize=cache_size)(self._parse_uncached)
 
     def _timeout(self) -> int | None:
         # math-verify times out with signal.alarm, which only works on the main thread.
         return self.timeout_s if threading.current_thread() is threading.main_thread() else None
 
-    def _parse(self, text: str):
+    def _parse_uncached(self, text: str):
         from math_verify import LatexExtractionConfig, ExprExtractionConfig, parse
         from math_verify.errors import TimeoutException
 
@@ -46,8 +66,10 @@ class Grader:
     def _grade_uncached(self, gold: str, prediction: str) -> bool:
         if is_choice_gold(gold):
             return prediction.strip().strip("()").upper() == gold.strip().strip("()").upper()
-        if normalize(gold) == normalize(prediction):
+        if same_answer(gold, prediction):
             return True
+        if plain_number(gold) is not None and plain_number(prediction) is not None:
+            return False  # two different plain numbers: no need for sympy
         from math_verify import verify
 
         gold_parsed, pred_parsed = self._parse(gold), self._parse(prediction)

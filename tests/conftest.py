@@ -1,0 +1,51 @@
+"""Shared test setup: MLflow on a per-session sqlite store, Ray shut down after each module,
+tests run from a temp folder so nothing lands in the checkout."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared" / "fixtures"
+OFFICIAL = SHARED / "overthinking_official" / "debug.jsonl.split.eval.solution_level_eval.diversity.jsonl"
+REAL_TRACES = SHARED / "real_traces" / "sky_t1_27b_math500.jsonl"
+EXAMPLES = REPO / "platform" / "overthink" / "examples" / "responses.jsonl"
+PYTHON = sys.executable
+
+os.environ.setdefault("RAY_TRAIN_ENABLE_PRINT_PATCH", "0")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+def need(path: Path) -> Path:
+    if not path.exists():
+        pytest.skip(f"reference data {path} is not beside the checkout")
+    return path
+
+
+@pytest.fixture(scope="session", autouse=True)
+def mlflow_store(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("mlflow")
+    uri = f"sqlite:///{folder / 'mlflow.db'}"
+    os.environ["MLFLOW_TRACKING_URI"] = uri
+    yield uri
+
+
+@pytest.fixture(autouse=True)
+def in_tmp_dir(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    yield tmp_path
+
+
+@pytest.fixture(scope="module", autouse=True)
+def ray_shutdown():
+    yield
+    if "ray" in sys.modules:
+        import ray
+
+        if ray.is_initialized():
+            ray.shutdown()

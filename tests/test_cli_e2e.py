@@ -1,0 +1,83 @@
+"""The real entry points as a user runs them: the `overthink` command and `ray job submit`."""
+
+import json
+import os
+import secrets
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import EXAMPLES, PYTHON, REAL_TRACES, REPO, need
+
+pytestmark = pytest.mark.slow
+BIN = Path(PYTHON).parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def run(args, **kwargs):
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", **kwargs.pop("env", {})}
+    return subprocess.run(args, capture_output=True, text=True, timeout=600, env=env, **kwargs)
+
+
+def test_quickstart_prints_table_and_mlflow_ui_command(tmp_path):
+    result = run([str(BIN / "overthink"), "quickstart", "--output", str(tmp_path / "qs")], cwd=tmp_path,
+                 env={"MLFLOW_TRACKING_URI": ""})
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "| arith-examples | examples | 24 |" in result.stdout
+    assert "mlflow ui --backend-store-uri sqlite:///" in result.stdout
+    assert (tmp_path / "mlflow" / "mlflow.db").exists()  # local store inside the working directory
+    assert (tmp_path / "qs" / "analyzed.parquet").exists()
+
+
+def test_bad_input_exits_2_with_a_clear_message_and_no_output(tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(EXAMPLES.read_text().splitlines()[0] + "\n{oops\n")
+    result = run([str(BIN / "overthink"), "analyze", "--input", str(bad), "--output", str(tmp_path / "o")], cwd=tmp_path)
+    assert result.returncode == 2
+    assert f"{bad}:2: malformed JSON" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "o" / "analyzed.parquet").exists()
+
+
+@pytest.fixture
+def ray_head(tmp_path, monkeypatch):
+    """A head node on 127.0.0.1 with token authentication (Ray's default for local clusters)."""
+    port, dashboard = free_port(), free_port()
+    monkeypatch.setenv("RAY_AUTH_MODE", "token")
+    monkeypatch.setenv("RAY_AUTH_TOKEN", secrets.token_hex(16))
+    monkeypatch.setenv("PATH", f"{BIN}{os.pathsep}{os.environ['PATH']}")  # as with an activated venv
+    env = {**os.environ, "RAY_ADDRESS": ""}
+    start = subprocess.run([str(BIN / "ray"), "start", "--head", "--node-ip-address=127.0.0.1", f"--port={port}",
+                            "--dashboard-host=127.0.0.1", f"--dashboard-port={dashboard}", "--num-cpus=2",
+                            "--include-dashboard=true", "--disable-usage-stats"],
+                           capture_output=True, text=True, timeout=300, env=env)
+    assert start.returncode == 0, start.stdout + start.stderr
+    try:
+        yield f"http://127.0.0.1:{dashboard}"
+    finally:
+        subprocess.run([str(BIN / "ray"), "stop", "--force"], capture_output=True, timeout=120, env=env)
+
+
+def test_ray_job_submit_against_a_local_head(tmp_path, ray_head):
+    out = tmp_path / "job-out"
+    db = f"sqlite:///{tmp_path / 'job-mlflow.db'}"
+    runtime_env = {"env_vars": {"MLFLOW_TRACKING_URI": db, "RAY_TRAIN_ENABLE_PRINT_PATCH": "0"},
+                   "excludes": [".venv", "mlflow", "out", ".git"]}
+    result = run([str(BIN / "ray"), "job", "submit", "--address", ray_head, "--working-dir", str(REPO),
+                  "--runtime-env-json", json.dumps(runtime_env), "--",
+                  "python", "jobs/analyze.py", "--config", "configs/analyze/skythought.yaml",
+                  "--input", str(need(REAL_TRACES)), "--output", str(out), "--set", "ray.rows_per_shard=100"],
+                 cwd=tmp_path)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
+    assert "succeeded" in result.stdout
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["overall"]["responses"] == 500
+    assert "| math500 | Sky-T1-27B | 500 |" in result.stdout

@@ -1,0 +1,99 @@
+import subprocess
+
+import pytest
+from pydantic import BaseModel
+
+from conftest import PYTHON, REPO
+from overthink.analyze.config import AnalyzeConfig
+from overthink.cli import STAGES
+from overthink.config import help_table, iter_fields, load_config
+from overthink.errors import ConfigError
+
+
+def test_layers_defaults_yaml_then_overrides(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("grade: {timeout_s: 7}\ndistinct: {method: embedding}\n")
+    config = load_config(AnalyzeConfig, path, ["grade.timeout_s=9", "input.path=[a.jsonl, b.parquet]"])
+    assert config.grade.timeout_s == 9  # --set beats YAML
+    assert config.distinct.method == "embedding"  # YAML beats defaults
+    assert config.input.path == ["a.jsonl", "b.parquet"]
+    assert config.segment.method == "rules"  # default kept
+
+
+def test_unknown_key_is_an_error_naming_it():
+    with pytest.raises(ConfigError, match=r"unknown key 'grade.timeoutt'"):
+        load_config(AnalyzeConfig, None, ["grade.timeoutt=3"])
+
+
+def test_bad_value_names_the_key():
+    with pytest.raises(ConfigError, match=r"key 'distinct.method'"):
+        load_config(AnalyzeConfig, None, ["distinct.method=telepathy"])
+    with pytest.raises(ConfigError, match=r"key 'grade.timeout_s'"):
+        load_config(AnalyzeConfig, None, ["grade.timeout_s=0"])
+
+
+def test_override_without_equals_and_bad_yaml_file(tmp_path):
+    with pytest.raises(ConfigError, match="key=value"):
+        load_config(AnalyzeConfig, None, ["grade.timeout_s"])
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("grade: [unclosed\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(AnalyzeConfig, bad)
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(AnalyzeConfig, tmp_path / "missing.yaml")
+
+
+def test_inconsistent_settings_are_rejected():
+    with pytest.raises(ConfigError, match="presplit needs input.columns.solutions"):
+        load_config(AnalyzeConfig, None, ["segment.method=presplit"])
+
+
+def test_config_is_frozen():
+    config = load_config(AnalyzeConfig)
+    with pytest.raises(Exception):
+        config.grade.timeout_s = 3
+
+
+@pytest.mark.parametrize("stage", sorted(STAGES))
+def test_every_config_field_has_help(stage):
+    model = STAGES[stage].config_model()
+    missing = [key for key, _, help_text, _ in iter_fields(model) if not help_text.strip()]
+    assert not missing, f"fields without help: {missing}"
+    assert "grade.timeout_s" in help_table(model)
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "configs").rglob("*.yaml")), ids=lambda p: p.name)
+def test_shipped_configs_load(path):
+    if "analyze" in path.parts:
+        load_config(AnalyzeConfig, path)
+
+
+@pytest.mark.parametrize("args", [["--help"], *[[stage, "--help"] for stage in sorted(STAGES)]])
+def test_every_command_has_help(args):
+    result = subprocess.run([PYTHON, "-m", "overthink.cli", *args], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "usage: overthink" in result.stdout
+    if args != ["--help"]:
+        assert "distinct.method" in result.stdout  # config keys are listed with their help
+
+
+def test_print_config_shows_resolved_values():
+    result = subprocess.run([PYTHON, "-m", "overthink.cli", "analyze", "--print-config", "--set", "grade.timeout_s=11"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "timeout_s: 11" in result.stdout
+
+
+def test_bad_override_exits_2_without_traceback():
+    result = subprocess.run([PYTHON, "-m", "overthink.cli", "analyze", "--set", "nope=1", "--input", "x.jsonl", "--output", "o"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert "unknown key 'nope'" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_import_is_light():
+    code = "import sys, overthink.analyze.core, overthink.analyze.stage, overthink.cli; " \
+           "print(sorted(m for m in ('ray', 'vllm', 'torch', 'deepspeed', 'mlflow') if m in sys.modules))"
+    result = subprocess.run([PYTHON, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.stdout.strip() == "[]", result.stdout + result.stderr
