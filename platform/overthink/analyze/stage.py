@@ -117,6 +117,10 @@ def run_analyze(config: AnalyzeConfig, use_ray: bool = True) -> AnalyzeResult:
         raise ConfigError("no output folder: set --output (output_dir)")
     out = Path(config.output_dir)
     shards, input_summary = plan_shards(config.input, config.ray.rows_per_shard)
+    if config.tokenizer:
+        from overthink.analyze.tokens import TokenCounter
+
+        TokenCounter(config.tokenizer)  # fail here, with a clear message, not inside a Ray actor
     fingerprint = _hash(json.dumps({"config": config.model_dump(mode="json", exclude={"ray", "mlflow", "force", "output_dir"}),
                                     "files": input_summary["files"]}, sort_keys=True))
     done = out / DONE_FILE

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from bisect import bisect_left
 
+from overthink.errors import ConfigError
+
 _APPROX = re.compile(r"\w+|[^\w\s]")
 
 
@@ -20,9 +22,12 @@ class TokenCounter:
         if name_or_path:
             from transformers import AutoTokenizer
 
-            self._tokenizer = AutoTokenizer.from_pretrained(name_or_path)
+            try:
+                self._tokenizer = AutoTokenizer.from_pretrained(name_or_path)
+            except Exception as err:  # OSError, ValueError, hub errors: all mean "cannot load it"
+                raise ConfigError(f"tokenizer {name_or_path!r} cannot be loaded (offline: a local folder or a cached hub id): {err}") from None
             if not self._tokenizer.is_fast:
-                raise ValueError(f"tokenizer {name_or_path} has no fast version; offsets need one")
+                raise ConfigError(f"tokenizer {name_or_path!r} has no fast version; per-solution counts need its offsets")
 
     def starts(self, texts: list[str]) -> list[list[int]]:
         """Start offset of every token of every text."""
