@@ -37,3 +37,26 @@ def test_repeated_pairs_hit_the_cache():
         grader("\\frac{3}{4}", "0.75")
     info = grader.cache_info()
     assert info.misses == 1 and info.hits == 4
+
+
+PATHOLOGICAL = "2^{2^{2^{2^{30}}}}"  # sympy tries to evaluate the tower
+
+
+def test_pathological_answer_times_out_on_the_main_thread():
+    grader = Grader(timeout_s=1)
+    assert grader("5", PATHOLOGICAL) is False
+    assert grader.timeouts == 1
+
+
+def test_off_the_main_thread_math_verify_runs_isolated_with_a_deadline():
+    """Ray Data calls the analyzer from a non-main thread, where signal alarms cannot work."""
+    import threading
+
+    grader, results = Grader(timeout_s=1), []
+    worker = threading.Thread(target=lambda: results.extend([
+        grader("\\frac{1}{2}", "0.5"), grader("5", PATHOLOGICAL), grader("(1,2)", "\\left(1, 2\\right)")]))
+    worker.start()
+    worker.join(timeout=120)
+    assert results == [True, False, True]
+    assert grader.timeouts == 1 and grader._isolated is not None
+    grader._isolated.close()
