@@ -97,3 +97,14 @@ def test_import_is_light():
            "print(sorted(m for m in ('ray', 'vllm', 'torch', 'deepspeed', 'mlflow') if m in sys.modules))"
     result = subprocess.run([PYTHON, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.stdout.strip() == "[]", result.stdout + result.stderr
+
+
+def test_cli_paths_with_odd_characters_survive(tmp_path):
+    import argparse
+
+    from overthink.cli import analyze_config_from_args
+
+    odd = str(tmp_path / "it's: a [file].jsonl")
+    args = argparse.Namespace(input=[odd, "b.jsonl"], output=str(tmp_path / "out: x"), config=None, overrides=[])
+    config = analyze_config_from_args(args)
+    assert config.input.path == [odd, "b.jsonl"] and config.output_dir.endswith("out: x")

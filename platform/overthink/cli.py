@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,10 +42,10 @@ def analyze_config_from_args(args: argparse.Namespace):
     from overthink.analyze.config import AnalyzeConfig
 
     overrides = list(args.overrides)
-    if args.input:
-        overrides.append(f"input.path={args.input!r}".replace("'", '"'))
+    if args.input:  # JSON is YAML: paths with quotes, colons or spaces survive
+        overrides.append(f"input.path={json.dumps(args.input)}")
     if args.output:
-        overrides.append(f"output_dir={args.output}")
+        overrides.append(f"output_dir={json.dumps(args.output)}")
     return load_config(AnalyzeConfig, args.config, overrides)
 
 
