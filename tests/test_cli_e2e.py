@@ -27,14 +27,24 @@ def run(args, **kwargs):
     return subprocess.run(args, capture_output=True, text=True, timeout=600, env=env, **kwargs)
 
 
-def test_quickstart_prints_table_and_mlflow_ui_command(tmp_path):
-    result = run([str(BIN / "overthink"), "quickstart", "--output", str(tmp_path / "qs")], cwd=tmp_path,
-                 env={"MLFLOW_TRACKING_URI": ""})
+def test_quickstart_builds_samples_analyzes_and_prints_the_table(tmp_path):
+    """The README's first command (smaller: 8 problems x 2); builds the default organism once."""
+    result = run([str(BIN / "overthink"), "quickstart", "--output", str(tmp_path / "qs"),
+                  "--set", "problems=[{name: organism, limit: 8}]", "--set", "sampling.n=2"],
+                 cwd=tmp_path, env={"MLFLOW_TRACKING_URI": ""})
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "| arith-examples | examples | 24 |" in result.stdout
+    assert "| organism | organism | 16 |" in result.stdout
     assert "mlflow ui --backend-store-uri sqlite:///" in result.stdout
     assert (tmp_path / "mlflow" / "mlflow.db").exists()  # local store inside the working directory
-    assert (tmp_path / "qs" / "analyzed.parquet").exists()
+    assert (tmp_path / "qs" / "samples" / "samples.parquet").exists()
+    assert (tmp_path / "qs" / "analysis" / "analyzed.parquet").exists()
+
+
+def test_analyze_command_on_the_bundled_examples(tmp_path):
+    result = run([str(BIN / "overthink"), "analyze", "--input", str(EXAMPLES), "--output", str(tmp_path / "ex"),
+                  "--set", "report.model_name=examples"], cwd=tmp_path, env={"MLFLOW_TRACKING_URI": ""})
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "| arith-examples | examples | 24 |" in result.stdout
 
 
 def test_bad_input_exits_2_with_a_clear_message_and_no_output(tmp_path):

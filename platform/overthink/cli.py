@@ -6,13 +6,10 @@ import argparse
 import json
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable
 
 from overthink.config import help_table, load_config
 from overthink.errors import OverthinkError
-
-EXAMPLES = Path(__file__).parent / "examples" / "responses.jsonl"
 
 
 @dataclass(frozen=True)
@@ -64,14 +61,73 @@ def _run_analyze(args: argparse.Namespace) -> int:
 
 def _quickstart_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output", metavar="DIR", default="out/quickstart", help="Output folder.")
-    _common_arguments(parser)
-    parser.add_argument("--no-ray", action="store_true", help="Analyze in this process instead of on Ray Data.")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="Override a key of the sample config, e.g. --set sampling.n=2.")
 
 
 def _run_quickstart(args: argparse.Namespace) -> int:
-    args.input = [str(EXAMPLES)]
-    args.overrides = ["report.model_name=examples", *args.overrides]
-    return _run_analyze(args)
+    from overthink.quickstart import run_quickstart
+
+    print(run_quickstart(args.output, args.overrides), end="")
+    return 0
+
+
+def _sample_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--output", metavar="DIR", help="Output folder (output_dir).")
+    parser.add_argument("--model", metavar="PATH_OR_ID", help="Model folder, hub id or `organism` (engine.model).")
+    _common_arguments(parser)
+
+
+def _run_sample(args: argparse.Namespace) -> int:
+    from overthink.sample.config import SampleConfig
+    from overthink.sample.stage import run_sample
+
+    overrides = list(args.overrides)
+    if args.output:
+        overrides.append(f"output_dir={json.dumps(args.output)}")
+    if args.model:
+        overrides.append(f"engine.model={json.dumps(args.model)}")
+    config = load_config(SampleConfig, args.config, overrides)
+    if args.print_config:
+        print(config.to_yaml(), end="")
+        return 0
+    result = run_sample(config)
+    m = result.metrics
+    print(f"Sampled {m['new_samples']} new responses ({m['samples']} in all, {m['problems']} problems); "
+          f"{m['tokens_per_s']:.1f} generated tokens/s after engine start-up ({m['engine_startup_s']:.1f} s)")
+    print(f"Wrote {result.output_dir / 'samples.parquet'}: analyze it with "
+          f"`overthink analyze --input {result.output_dir / 'samples.parquet'} --output ...`")
+    return 0
+
+
+def _sample_model():
+    from overthink.sample.config import SampleConfig
+
+    return SampleConfig
+
+
+def _organism_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("action", choices=["build"], help="build: train the organism (or reuse the cached one) and print its folder.")
+    _common_arguments(parser)
+
+
+def _run_organism(args: argparse.Namespace) -> int:
+    from overthink.organism.build import build_organism
+    from overthink.organism.config import OrganismConfig
+
+    config = load_config(OrganismConfig, args.config, args.overrides)
+    if args.print_config:
+        print(config.to_yaml(), end="")
+        return 0
+    path = build_organism(config)
+    print(f"organism: {path.resolve()}")
+    return 0
+
+
+def _organism_model():
+    from overthink.organism.config import OrganismConfig
+
+    return OrganismConfig
 
 
 def _analyze_model():
@@ -85,8 +141,12 @@ STAGES = {
     for stage in (
         Stage("analyze", "Split responses into solutions, grade them and compute the paper's efficiency metrics.",
               _analyze_arguments, _run_analyze, _analyze_model),
-        Stage("quickstart", "Analyze the bundled example responses on local Ray and MLflow (the README's first command).",
-              _quickstart_arguments, _run_quickstart, _analyze_model),
+        Stage("sample", "Sample n responses per problem from a model with vLLM engines on Ray Data.",
+              _sample_arguments, _run_sample, _sample_model),
+        Stage("organism", "Build the model organism of overthinking: a tiny Qwen2 trained on o1-style responses.",
+              _organism_arguments, _run_organism, _organism_model),
+        Stage("quickstart", "Build the model organism, sample it with vLLM on local Ray, analyze the samples (README's first command).",
+              _quickstart_arguments, _run_quickstart, _sample_model),
     )
 }
 

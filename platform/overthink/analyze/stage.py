@@ -21,8 +21,8 @@ from overthink.analyze.config import AnalyzeConfig
 from overthink.analyze.records import Shard, plan_shards
 from overthink.analyze.report import table_csv, table_markdown, write_plots
 from overthink.analyze.schema import ANALYZED
-from overthink.config import Section
 from overthink.errors import ConfigError, OverthinkError
+from overthink.runtime.files import atomic_write_table, atomic_write_text, root_message
 
 ANALYZED_FILE = "analyzed.parquet"
 METRICS_FILE = "metrics.json"
@@ -44,20 +44,11 @@ def _hash(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def write_part(parts: Path, table: pa.Table) -> int:
     """Write each shard in `table` to its own part file, atomically; return rows written."""
     for shard in sorted(set(table.column("shard").to_pylist())):
         rows = table.filter(pa.compute.equal(table.column("shard"), shard))
-        target = parts / f"shard-{shard:06d}.parquet"
-        tmp = target.with_name(target.name + ".tmp")
-        pq.write_table(rows, tmp)
-        os.replace(tmp, target)
+        atomic_write_table(parts / f"shard-{shard:06d}.parquet", rows)
     return table.num_rows
 
 
@@ -87,18 +78,6 @@ def run_shards(config: AnalyzeConfig, pending: list[Shard], parts: Path, use_ray
             f"analysis failed in a Ray worker: {root_message(err)}\n"
             f"Finished shards are kept in {parts}; run the same command again to resume."
         ) from None
-
-
-def root_message(err: BaseException) -> str:
-    """The innermost user-facing message of an exception that crossed Ray."""
-    seen, current = set(), err
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, OverthinkError):
-            return str(current)
-        current = getattr(current, "cause", None) or current.__cause__
-    lines = [line for line in str(err).strip().splitlines() if line.strip()]
-    return lines[-1] if lines else type(err).__name__
 
 
 def consolidate(parts: Path, shards: list[Shard], target: Path) -> pa.Table:

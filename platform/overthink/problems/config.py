@@ -8,7 +8,7 @@ from pydantic import Field, model_validator
 
 from overthink.config import Section
 
-ProblemSetName = Literal["gsm8k", "math500", "asdiv", "aime2024", "gpqa_diamond", "prm12k", "local"]
+ProblemSetName = Literal["gsm8k", "math500", "asdiv", "aime2024", "gpqa_diamond", "prm12k", "local", "organism"]
 
 
 class ProblemColumns(Section):
@@ -28,7 +28,8 @@ class ProblemSetConfig(Section):
     name: ProblemSetName = Field(
         ...,
         description="Problem set: gsm8k, math500, asdiv, aime2024, gpqa_diamond, prm12k (PRM800K's MATH training "
-        "prompts), or local (your own JSONL/Parquet file with `columns`).",
+        "prompts), local (your own JSONL/Parquet file with `columns`), or organism (the model organism's generator; "
+        "split test/dev are held out from its training corpus, train is the corpus itself).",
     )
     path: str | None = Field(
         None,

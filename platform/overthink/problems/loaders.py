@@ -30,6 +30,7 @@ from typing import Any, Callable
 
 from overthink.errors import InputError
 from overthink.problems.config import ProblemSetConfig
+from overthink.problems.organism_set import load_organism_problems
 from overthink.problems.gpqa import INCORRECT, shuffle_choices, with_choices
 from overthink.problems.schema import Problem
 from overthink.problems.sources import (
@@ -232,6 +233,7 @@ LOADERS: dict[str, Loader] = {
     "gpqa_diamond": lambda config: load_named(config, gpqa_problem),
     "prm12k": lambda config: load_named(config, math_problem),
     "local": load_local,
+    "organism": lambda config: load_organism_problems(config),
 }
 
 

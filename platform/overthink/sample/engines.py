@@ -1,0 +1,108 @@
+"""Generating engines behind one interface: `generate(prompts, seeds) -> [Generation]`.
+
+- vllm: one `vllm.LLM` per engine (tensor parallel inside it); per-request seeds.
+- transformers: `generate` one request at a time, seeded (the slow baseline).
+- openai: any OpenAI-compatible completions endpoint (API models, our own server)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from overthink.sample.config import EngineConfig, SamplingConfig
+
+VLLM_CPU_ENV = {"VLLM_CPU_KVCACHE_SPACE": "1", "VLLM_NO_USAGE_STATS": "1", "DO_NOT_TRACK": "1", "HF_HUB_OFFLINE": "1",
+                "VLLM_CONFIGURE_LOGGING": "0", "TOKENIZERS_PARALLELISM": "false"}
+
+
+@dataclass(frozen=True)
+class Generation:
+    text: str
+    num_tokens: int
+    finish_reason: str  # "stop" or "length"
+
+
+class VLLMEngine:
+    def __init__(self, engine: EngineConfig, model_path: str):
+        for key, value in VLLM_CPU_ENV.items():
+            os.environ.setdefault(key, value)
+        import torch
+        from vllm import LLM
+
+        chunked = engine.chunked_prefill if engine.chunked_prefill is not None else torch.cuda.is_available()
+        self.llm = LLM(
+            enable_chunked_prefill=chunked,
+            model=model_path,
+            tensor_parallel_size=engine.tensor_parallel_size,
+            distributed_executor_backend="mp" if engine.tensor_parallel_size > 1 else None,
+            dtype=engine.dtype,
+            max_model_len=engine.max_model_len,
+            enforce_eager=engine.enforce_eager,
+            seed=0,
+        )
+
+    def generate(self, prompts: list[str], seeds: list[int], sampling: SamplingConfig) -> list[Generation]:
+        from vllm import SamplingParams
+
+        params = [SamplingParams(n=1, temperature=sampling.temperature, top_p=sampling.top_p, max_tokens=sampling.max_tokens,
+                                 seed=seed, skip_special_tokens=True) for seed in seeds]
+        outputs = self.llm.generate(prompts, params, use_tqdm=False)
+        return [Generation(o.outputs[0].text, len(o.outputs[0].token_ids), o.outputs[0].finish_reason or "stop") for o in outputs]
+
+
+class TransformersEngine:
+    def __init__(self, engine: EngineConfig, model_path: str):
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        self.tokenizer = AutoTokenizer.from_pretrained(model_path)
+        dtype = "auto" if engine.dtype == "auto" else getattr(torch, engine.dtype)
+        self.model = AutoModelForCausalLM.from_pretrained(model_path, dtype=dtype).eval()
+
+    def generate(self, prompts: list[str], seeds: list[int], sampling: SamplingConfig) -> list[Generation]:
+        import torch
+        from transformers import set_seed
+
+        out = []
+        for prompt, seed in zip(prompts, seeds):
+            set_seed(seed)
+            inputs = self.tokenizer(prompt, return_tensors="pt", add_special_tokens=False)
+            with torch.no_grad():
+                ids = self.model.generate(**inputs, do_sample=sampling.temperature > 0, temperature=sampling.temperature or None,
+                                          top_p=sampling.top_p, max_new_tokens=sampling.max_tokens,
+                                          pad_token_id=self.tokenizer.pad_token_id)[0, inputs["input_ids"].shape[1]:]
+            ended = len(ids) > 0 and int(ids[-1]) in _eos_ids(self.model, self.tokenizer)
+            text = self.tokenizer.decode(ids, skip_special_tokens=True)
+            out.append(Generation(text, len(ids), "stop" if ended or len(ids) < sampling.max_tokens else "length"))
+        return out
+
+
+def _eos_ids(model, tokenizer) -> set[int]:
+    eos = model.generation_config.eos_token_id
+    ids = set(eos if isinstance(eos, list) else [eos]) if eos is not None else set()
+    return ids | ({tokenizer.eos_token_id} if tokenizer.eos_token_id is not None else set())
+
+
+class OpenAIEngine:
+    def __init__(self, engine: EngineConfig, model_path: str):
+        from openai import OpenAI
+
+        self.model = model_path
+        self.client = OpenAI(base_url=engine.base_url, api_key=os.environ.get(engine.api_key_env) or "EMPTY")
+
+    def generate(self, prompts: list[str], seeds: list[int], sampling: SamplingConfig) -> list[Generation]:
+        out = []
+        for prompt, seed in zip(prompts, seeds):
+            reply = self.client.completions.create(model=self.model, prompt=prompt, temperature=sampling.temperature,
+                                                   top_p=sampling.top_p, max_tokens=sampling.max_tokens, seed=seed)
+            choice = reply.choices[0]
+            tokens = reply.usage.completion_tokens if reply.usage else 0
+            out.append(Generation(choice.text, tokens, "length" if choice.finish_reason == "length" else "stop"))
+        return out
+
+
+ENGINES = {"vllm": VLLMEngine, "transformers": TransformersEngine, "openai": OpenAIEngine}
+
+
+def make_engine(engine: EngineConfig, model_path: str):
+    return ENGINES[engine.backend](engine, model_path)

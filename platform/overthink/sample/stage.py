@@ -1,0 +1,162 @@
+"""The sample stage end to end: problems -> prompts -> requests not yet sampled -> Ray Data
+engine actors -> part files -> samples.parquet -> one MLflow run.
+
+Resumable by key: every finished batch is a part file under DIR/.parts/<fingerprint>/; a re-run
+(or a run with a larger n) requests only the (problem, sample) pairs no part holds yet."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from overthink.errors import ConfigError, InputError, OverthinkError
+from overthink.runtime.files import atomic_write_table, atomic_write_text, root_message
+from overthink.sample.config import SampleConfig
+from overthink.sample.requests import SAMPLES, chat_prompt, expand
+
+SAMPLES_FILE = "samples.parquet"
+
+
+@dataclass
+class SampleResult:
+    output_dir: Path
+    metrics: dict
+    run_id: str | None
+
+
+def resolve_model(model: str) -> tuple[str, str]:
+    """(path or id to load, name to record); `organism` builds or reuses the cached organism."""
+    if model == "organism":
+        from overthink.organism.build import build_organism
+        from overthink.organism.config import OrganismConfig
+
+        path = build_organism(OrganismConfig())
+        return str(path.resolve()), f"organism-{path.name}"
+    return model, model
+
+
+def load_all_problems(config: SampleConfig):
+    from overthink.problems.loaders import load_problems
+
+    if not config.problems:
+        raise ConfigError("no problems: set problems (a list of problem sets) in the config")
+    problems = [p for problem_set in config.problems for p in load_problems(problem_set)]
+    ids = [p.problem_id for p in problems]
+    if len(set(ids)) != len(ids):
+        raise InputError("problem ids repeat across the problem sets; give each set its own dataset name")
+    return problems
+
+
+def fingerprint(config: SampleConfig, model_name: str, problems) -> str:
+    """What determines a response: model, prompts, sampling (but not n: more samples extend)."""
+    identity = {
+        "model": model_name, "backend": config.engine.backend, "prompt": config.prompt.model_dump(),
+        "sampling": config.sampling.model_dump(exclude={"n"}),
+        "problems": hashlib.sha256("\n".join(f"{p.problem_id}\t{p.problem}" for p in problems).encode()).hexdigest(),
+    }
+    return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def finished_keys(parts: Path) -> set[tuple[str, int]]:
+    keys = set()
+    for part in sorted(parts.glob("part-*.parquet")):
+        table = pq.read_table(part, columns=["problem_id", "sample_index"])
+        keys.update(zip(table.column("problem_id").to_pylist(), table.column("sample_index").to_pylist()))
+    return keys
+
+
+def consolidate(parts: Path, problems, n: int, target: Path) -> pa.Table:
+    """All parts, one row per wanted (problem, sample), in problem order."""
+    order = {p.problem_id: i for i, p in enumerate(problems)}
+    rows, seen = [], set()
+    for part in sorted(parts.glob("part-*.parquet")):
+        for row in pq.read_table(part, schema=SAMPLES).to_pylist():
+            key = (row["problem_id"], row["sample_index"])
+            if key not in seen and row["problem_id"] in order and row["sample_index"] < n:
+                seen.add(key)
+                rows.append(row)
+    rows.sort(key=lambda r: (order[r["problem_id"]], r["sample_index"]))
+    table = pa.Table.from_pylist(rows, schema=SAMPLES)
+    atomic_write_table(target, table)
+    return table
+
+
+def run_sample(config: SampleConfig) -> SampleResult:
+    from tqdm.auto import tqdm
+    from transformers import AutoTokenizer
+
+    if not config.output_dir:
+        raise ConfigError("no output folder: set --output (output_dir)")
+    out = Path(config.output_dir)
+    problems = load_all_problems(config)
+    model_path, model_name = resolve_model(config.engine.model)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(model_path)
+    except Exception as err:
+        raise ConfigError(f"engine.model {config.engine.model!r}: cannot load its tokenizer for the chat template: {err}") from None
+    prompts = [chat_prompt(tokenizer, p, config.prompt) for p in problems]
+    parts = out / ".parts" / fingerprint(config, model_name, problems)
+    parts.mkdir(parents=True, exist_ok=True)
+    done = finished_keys(parts)
+    requests = expand(problems, prompts, config.sampling.n, config.sampling.seed, done)
+    started, generated_tokens, startup = time.perf_counter(), 0, 0.0
+    total = len(problems) * config.sampling.n
+    with tqdm(total=total, initial=total - len(requests), unit="resp", desc="sample", dynamic_ncols=True) as bar:
+        if requests:
+            from overthink.runtime.ray_init import init_ray
+            from overthink.sample.ray_adapter import generate_on_ray
+
+            init_ray(config.ray)
+            table = pa.Table.from_pylist(requests)
+            try:
+                for batch in generate_on_ray(config, table, model_path, model_name):
+                    startup = max(startup, max(batch.column("engine_startup_s").to_pylist()))
+                    atomic_write_table(parts / f"part-{time.time_ns()}.parquet", batch.drop(["engine_startup_s"]))
+                    generated_tokens += sum(batch.column("num_generated_tokens").to_pylist())
+                    bar.update(batch.num_rows)
+            except Exception as err:
+                raise OverthinkError(f"sampling failed in a Ray worker: {root_message(err)}\n"
+                                     f"Finished batches are kept in {parts}; run the same command again to resume.") from None
+    wall = time.perf_counter() - started
+    samples = consolidate(parts, problems, config.sampling.n, out / SAMPLES_FILE)
+    finish = samples.column("finish_reason").to_pylist()
+    metrics = {
+        "problems": len(problems), "samples": samples.num_rows, "new_samples": len(requests),
+        "generated_tokens": generated_tokens, "wall_s": wall, "engine_startup_s": startup,
+        "tokens_per_s": generated_tokens / max(wall - startup, 1e-9) if requests else 0.0,
+        "length_finish_rate": finish.count("length") / max(1, len(finish)),
+        "mean_generated_tokens": sum(samples.column("num_generated_tokens").to_pylist()) / max(1, samples.num_rows),
+    }
+    atomic_write_text(out / "sample_metrics.json", json.dumps(metrics, indent=2))
+    atomic_write_text(out / "sample_responses.md", readable_sample(samples))
+    return SampleResult(out, metrics, log_to_mlflow(config, metrics, out, model_name))
+
+
+def readable_sample(samples: pa.Table, count: int = 8) -> str:
+    blocks = []
+    for row in samples.slice(0, count).to_pylist():
+        blocks.append(f"## {row['problem_id']} #{row['sample_index']} (seed {row['seed']}, {row['finish_reason']}, "
+                      f"{row['num_generated_tokens']} tokens)\n\n**Problem:** {row['problem']}\n\n**Gold:** {row['gold']}\n\n"
+                      f"```\n{row['response']}\n```\n")
+    return "\n".join(blocks)
+
+
+def log_to_mlflow(config: SampleConfig, metrics: dict, out: Path, model_name: str) -> str | None:
+    from overthink.runtime.tracking import flatten_params, mlflow_run
+
+    with mlflow_run(config.mlflow, "sample", tags={"overthink.model": model_name}) as run:
+        if run is None:
+            return None
+        import mlflow
+
+        mlflow.log_params(flatten_params(config.model_dump(mode="json")))
+        mlflow.log_metrics({k: float(v) for k, v in metrics.items()})
+        mlflow.log_artifact(str(out / "sample_responses.md"))
+        mlflow.log_artifact(str(out / "sample_metrics.json"))
+        return run.info.run_id
