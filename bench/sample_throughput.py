@@ -51,7 +51,7 @@ def stage(args, backend: str, limit: int | None = None) -> dict:
 
     config = load_config(SampleConfig, None, config_overrides(args, Path(tempfile.mkdtemp()), backend, limit))
     metrics = run_sample(config).metrics
-    return {"startup_s": metrics["engine_startup_s"], "generate_s": metrics["wall_s"] - metrics["engine_startup_s"],
+    return {"startup_s": metrics["wall_s"] - metrics["generation_s"], "generate_s": metrics["generation_s"],
             "responses": metrics["new_samples"], "tokens": metrics["generated_tokens"]}
 
 
@@ -78,7 +78,7 @@ def main() -> None:
     print(f"\nsampling the organism: {args.problems} problems x n={args.n}, max_tokens={args.max_tokens}, {os.cpu_count()} CPUs")
     for name, m in (("plain vLLM LLM.generate", plain), ("Ray Data stage (vLLM)", on_ray), ("transformers backend", hf)):
         print(f"  {name:<26} {m['responses']:4d} responses  {m['generate_s']:7.1f} s  {m['tokens'] / m['generate_s']:8.1f} tok/s"
-              f"  (engine start {m['startup_s']:.1f} s, excluded)")
+              f"  (start-up {m['startup_s']:.1f} s, excluded)")
     print(f"  wall ratio Ray stage / plain vLLM: {on_ray['generate_s'] / plain['generate_s']:.2f} (aim <= 1.25)")
     print(f"  per-response time transformers / vLLM: {per(hf) / per(plain):.1f}x")
 

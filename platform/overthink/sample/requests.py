@@ -63,11 +63,16 @@ def expand(problems: list[Problem], prompts: list[str], n: int, base_seed: int, 
     return requests
 
 
-def add_generations(batch: pa.Table, generations, model_name: str, startup_s: float) -> pa.Table:
-    """The request rows with their responses: the samples schema plus the engine's start-up time."""
+ENGINE_COLUMNS = ["engine_startup_s", "engine_ready_at"]
+
+
+def add_generations(batch: pa.Table, generations, model_name: str, startup_s: float, ready_at: float) -> pa.Table:
+    """The request rows with their responses: the samples schema plus the engine's start-up time
+    and when it became ready (dropped before writing)."""
     rows = batch.to_pylist()
     for row, generation in zip(rows, generations):
         row.update(model=model_name, response=generation.text, num_generated_tokens=generation.num_tokens,
                    finish_reason=generation.finish_reason)
     table = pa.Table.from_pylist(rows, schema=SAMPLES)
-    return table.append_column("engine_startup_s", pa.array([startup_s] * len(rows), pa.float64()))
+    table = table.append_column("engine_startup_s", pa.array([startup_s] * len(rows), pa.float64()))
+    return table.append_column("engine_ready_at", pa.array([ready_at] * len(rows), pa.float64()))

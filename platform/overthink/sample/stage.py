@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 from overthink.errors import ConfigError, InputError, OverthinkError
 from overthink.runtime.files import atomic_write_table, atomic_write_text, root_message
 from overthink.sample.config import SampleConfig
-from overthink.sample.requests import SAMPLES, chat_prompt, expand
+from overthink.sample.requests import ENGINE_COLUMNS, SAMPLES, chat_prompt, expand
 
 SAMPLES_FILE = "samples.parquet"
 
@@ -105,7 +105,7 @@ def run_sample(config: SampleConfig) -> SampleResult:
     parts.mkdir(parents=True, exist_ok=True)
     done = finished_keys(parts)
     requests = expand(problems, prompts, config.sampling.n, config.sampling.seed, done)
-    started, generated_tokens, startup = time.perf_counter(), 0, 0.0
+    generated_tokens, startup, first_ready = 0, 0.0, float("inf")
     total = len(problems) * config.sampling.n
     with tqdm(total=total, initial=total - len(requests), unit="resp", desc="sample", dynamic_ncols=True) as bar:
         if requests:
@@ -113,23 +113,26 @@ def run_sample(config: SampleConfig) -> SampleResult:
             from overthink.sample.ray_adapter import generate_on_ray
 
             init_ray(config.ray)
+            started = time.perf_counter()  # Ray is up: from here on it is the stage's own time
             table = pa.Table.from_pylist(requests)
             try:
                 for batch in generate_on_ray(config, table, model_path, model_name):
                     startup = max(startup, max(batch.column("engine_startup_s").to_pylist()))
-                    atomic_write_table(parts / f"part-{time.time_ns()}.parquet", batch.drop(["engine_startup_s"]))
+                    first_ready = min(first_ready, min(batch.column("engine_ready_at").to_pylist()))
+                    atomic_write_table(parts / f"part-{time.time_ns()}.parquet", batch.drop(ENGINE_COLUMNS))
                     generated_tokens += sum(batch.column("num_generated_tokens").to_pylist())
                     bar.update(batch.num_rows)
             except Exception as err:
                 raise OverthinkError(f"sampling failed in a Ray worker: {root_message(err)}\n"
                                      f"Finished batches are kept in {parts}; run the same command again to resume.") from None
-    wall = time.perf_counter() - started
+    wall = time.perf_counter() - started if requests else 0.0
+    generation_s = max(time.time() - first_ready, 1e-9) if requests else 0.0  # engines ready -> last result
     samples = consolidate(parts, problems, config.sampling.n, out / SAMPLES_FILE)
     finish = samples.column("finish_reason").to_pylist()
     metrics = {
         "problems": len(problems), "samples": samples.num_rows, "new_samples": len(requests),
-        "generated_tokens": generated_tokens, "wall_s": wall, "engine_startup_s": startup,
-        "tokens_per_s": generated_tokens / max(wall - startup, 1e-9) if requests else 0.0,
+        "generated_tokens": generated_tokens, "wall_s": wall, "engine_startup_s": startup, "generation_s": generation_s,
+        "tokens_per_s": generated_tokens / generation_s if requests else 0.0,
         "length_finish_rate": finish.count("length") / max(1, len(finish)),
         "mean_generated_tokens": sum(samples.column("num_generated_tokens").to_pylist()) / max(1, samples.num_rows),
     }
