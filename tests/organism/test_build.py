@@ -58,3 +58,11 @@ def test_built_once_then_reused(small_organism):
     assert time.perf_counter() - started < 5 and (path / "model.safetensors").stat().st_mtime_ns == stamp
     other = config.model_copy(update={"train": config.train.model_copy(update={"seed": 1})})
     assert build_organism(other, progress=False) != path  # another recipe, another folder
+
+
+def test_same_recipe_same_weights(small_organism, tmp_path):
+    config, path = small_organism
+    again = build_organism(config.model_copy(update={"cache_dir": str(tmp_path)}), progress=False)
+    assert again != path
+    assert (again / "model.safetensors").read_bytes() == (path / "model.safetensors").read_bytes()
+    assert (again / "tokenizer.json").read_text() == (path / "tokenizer.json").read_text()
