@@ -5,14 +5,8 @@
 Same arguments as `overthink sample`; joins the cluster through RAY_ADDRESS set by the job."""
 
 import sys
-from pathlib import Path
 
-try:
-    import overthink  # noqa: F401  (installed on the cluster's nodes)
-except ImportError:  # a bare checkout: the package's source root is platform/
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "platform"))
-
-from overthink.cli import main
+from _entry import run
 
 if __name__ == "__main__":
-    sys.exit(main(["sample", *sys.argv[1:]]))
+    sys.exit(run("sample"))

