@@ -35,7 +35,7 @@ def baseline(args) -> dict:
     problems = load_all_problems(config)
     path, _ = resolve_model(config.engine.model)
     tokenizer = AutoTokenizer.from_pretrained(path)
-    requests = expand(problems, [chat_prompt(tokenizer, p, config.prompt) for p in problems], args.n, config.sampling.seed)
+    requests = expand(problems, lambda p: chat_prompt(tokenizer, p, config.prompt), args.n, config.sampling.seed)
     started = time.perf_counter()
     engine = VLLMEngine(config.engine, path)
     ready = time.perf_counter()

@@ -47,7 +47,7 @@ def test_with_choices_appends_lettered_options():
     assert with_choices("Q?\n", ["x", "y", "z"]) == "Q?\n\n(A) x\n(B) y\n(C) z"
 
 
-def test_loaded_problems_carry_choices_letter_and_lettered_text(tmp_path):
+def test_loaded_problems_carry_choices_and_letter(tmp_path):
     problems = load(gpqa_csv(tmp_path / "gpqa_diamond.csv"))
     assert len(problems) == 12
     for i, problem in enumerate(problems):
@@ -55,8 +55,7 @@ def test_loaded_problems_carry_choices_letter_and_lettered_text(tmp_path):
         assert problem.gold in "ABCD" and len(problem.gold) == 1
         assert problem.choices["ABCD".index(problem.gold)] == f"right {i}"  # stripped, as shown
         assert sorted(problem.choices) == sorted([f"right {i}", f"wrong {i}a", f"0.50 wrong {i}b", f"wrong {i}c"])
-        lettered = "\n".join(f"({letter}) {choice}" for letter, choice in zip("ABCD", problem.choices))
-        assert problem.problem == f"Question {i}?\nSecond line of {i}.\n\n{lettered}"
+        assert problem.problem == f"Question {i}?\nSecond line of {i}."  # options are lettered per sample
     assert len({p.gold for p in problems}) > 1
 
 
@@ -89,3 +88,17 @@ def test_missing_answer_column_names_it(tmp_path):
     path = gpqa_csv(tmp_path / "gpqa_diamond.csv", drop="Incorrect Answer 3")
     with pytest.raises(InputError, match=r"gpqa_diamond.csv record 0: missing column 'Incorrect Answer 3'.*Question"):
         load(path)
+
+
+def test_each_sample_gets_its_own_order_and_the_gold_letter_follows(tmp_path):
+    from overthink.sample.config import PromptConfig
+    from overthink.sample.requests import expand, user_message
+
+    problem = load(gpqa_csv(tmp_path / "gpqa_diamond.csv"))[0]
+    requests = expand([problem], lambda p: user_message(p, PromptConfig()), n=12, base_seed=0)
+    assert len({r["gold"] for r in requests}) > 1  # the order differs between samples
+    for r in requests:
+        shown = dict(line[1:].split(") ", 1) for line in r["problem"].splitlines() if line.startswith("("))
+        assert shown[r["gold"]] == "right 0"  # the gold letter points at the correct answer
+        assert r["prompt"].count("(A) ") == 1
+    assert expand([problem], lambda p: user_message(p, PromptConfig()), n=12, base_seed=0) == requests

@@ -1,4 +1,5 @@
-"""GPQA multiple choice: a deterministic per-problem shuffle of the four options, gold = the letter.
+"""GPQA multiple choice: a deterministic shuffle of the four options, gold = the letter; the
+loader shuffles once per problem, and `reshuffle` gives each sample its own order.
 
 The hub rows always list the correct answer first ("Correct Answer", then "Incorrect Answer 1..3"),
 so showing them in that order would leak the answer. Each problem gets its own permutation from
@@ -29,3 +30,13 @@ def with_choices(question: str, choices: list[str]) -> str:
     """The question followed by its lettered options: "(A) ...\\n(B) ..."."""
     lettered = "\n".join(f"({LETTERS[i]}) {choice}" for i, choice in enumerate(choices))
     return f"{question.rstrip()}\n\n{lettered}"
+
+
+def reshuffle(problem, seed: int):
+    """The problem with its choices in a fresh order for one sample (`seed`), gold following."""
+    from dataclasses import replace
+
+    correct = problem.choices[LETTERS.index(problem.gold)]
+    others = [c for i, c in enumerate(problem.choices) if i != LETTERS.index(problem.gold)]
+    choices, letter = shuffle_choices(correct, others, seed, problem.problem_id)
+    return replace(problem, choices=choices, gold=letter)

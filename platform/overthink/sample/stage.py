@@ -100,11 +100,10 @@ def run_sample(config: SampleConfig) -> SampleResult:
         tokenizer = AutoTokenizer.from_pretrained(model_path)
     except Exception as err:
         raise ConfigError(f"engine.model {config.engine.model!r}: cannot load its tokenizer for the chat template: {err}") from None
-    prompts = [chat_prompt(tokenizer, p, config.prompt) for p in problems]
     parts = out / ".parts" / fingerprint(config, model_name, problems)
     parts.mkdir(parents=True, exist_ok=True)
     done = finished_keys(parts)
-    requests = expand(problems, prompts, config.sampling.n, config.sampling.seed, done)
+    requests = expand(problems, lambda p: chat_prompt(tokenizer, p, config.prompt), config.sampling.n, config.sampling.seed, done)
     generated_tokens, startup, first_ready = 0, 0.0, float("inf")
     total = len(problems) * config.sampling.n
     with tqdm(total=total, initial=total - len(requests), unit="resp", desc="sample", dynamic_ncols=True) as bar:
