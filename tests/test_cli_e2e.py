@@ -91,3 +91,23 @@ def test_ray_job_submit_against_a_local_head(tmp_path, ray_head):
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["overall"]["responses"] == 500
     assert "| math500 | Sky-T1-27B | 500 |" in result.stdout
+
+
+def test_ray_job_submit_samples_with_vllm(tmp_path, ray_head):
+    from overthink.organism.build import build_organism
+    from overthink.organism.config import OrganismConfig
+
+    small = {"corpus": {"examples": 600}, "train": {"steps": 12, "batch_size": 4, "row_length": 256},
+             "cache_dir": str(tmp_path / "organism")}
+    model = build_organism(OrganismConfig.model_validate(small), progress=False)
+    out = tmp_path / "job-samples"
+    runtime_env = {"env_vars": {"MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'job-mlflow.db'}"},
+                   "excludes": [".venv", "mlflow", "out", ".git"]}
+    result = run([str(BIN / "ray"), "job", "submit", "--address", ray_head, "--working-dir", str(REPO),
+                  "--runtime-env-json", json.dumps(runtime_env), "--",
+                  "python", "jobs/sample.py", "--model", str(model), "--output", str(out),
+                  "--set", "problems=[{name: organism, limit: 2}]", "--set", "sampling.n=2", "--set", "sampling.max_tokens=32"],
+                 cwd=tmp_path)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
+    assert "Sampled 4 new responses" in result.stdout
+    assert (out / "samples.parquet").exists()
