@@ -5,7 +5,6 @@ import os
 import secrets
 import socket
 import subprocess
-import time
 from pathlib import Path
 
 import pytest

@@ -1,7 +1,6 @@
 """Final-answer grading on 500 real long chain-of-thought responses (SkyThought, MATH500),
 against that repository's own grades, with every disagreement adjudicated."""
 
-import json
 from collections import Counter
 from pathlib import Path
 

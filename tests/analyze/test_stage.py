@@ -8,7 +8,6 @@ import pytest
 
 from conftest import EXAMPLES, OFFICIAL, REPO, need
 from overthink.analyze.config import AnalyzeConfig
-from overthink.analyze.records import plan_shards
 from overthink.analyze.schema import ANALYZED
 from overthink.analyze.stage import run_analyze
 from overthink.config import load_config

@@ -82,7 +82,7 @@ class DistinctConfig(Section):
     llm: EndpointConfig = Field(default_factory=EndpointConfig, description="Endpoint for method=llm.")
 
     def resolved_threshold(self) -> float:
-        return self.threshold if self.threshold is not None else DEFAULT_THRESHOLDS.get(self.method, 0.5)
+        return self.threshold if self.threshold is not None else DEFAULT_THRESHOLDS.get(self.method, DEFAULT_THRESHOLDS["lexical"])
 
 
 DEFAULT_THRESHOLDS = {"lexical": 0.15, "embedding": 0.9}  # lexical: best fit to the paper authors' clusters
