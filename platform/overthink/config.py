@@ -17,6 +17,11 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from overthink.errors import ConfigError
 
 
+def content_hash(value) -> str:
+    """A stable 16-hex-digit hash of a JSON-able value: the key of content-addressed outputs."""
+    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()[:16]
+
+
 class Section(BaseModel):
     """Base of every config section: unknown keys are errors, values are frozen after load."""
 
@@ -24,8 +29,7 @@ class Section(BaseModel):
 
     def fingerprint(self) -> str:
         """Stable hash of the config's content, for content-addressed outputs."""
-        blob = json.dumps(self.model_dump(mode="json"), sort_keys=True)
-        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+        return content_hash(self.model_dump(mode="json"))
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)

@@ -21,6 +21,7 @@ from overthink.analyze.config import AnalyzeConfig
 from overthink.analyze.records import Shard, plan_shards
 from overthink.analyze.report import table_csv, table_markdown, write_plots
 from overthink.analyze.schema import ANALYZED
+from overthink.config import content_hash
 from overthink.errors import ConfigError, OverthinkError
 from overthink.runtime.files import atomic_write_table, atomic_write_text, root_message
 
@@ -36,12 +37,6 @@ class AnalyzeResult:
     table_markdown: str
     run_id: str | None
     reused: bool
-
-
-def _hash(text: str) -> str:
-    import hashlib
-
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def write_part(parts: Path, table: pa.Table) -> int:
@@ -100,8 +95,8 @@ def run_analyze(config: AnalyzeConfig, use_ray: bool = True) -> AnalyzeResult:
         from overthink.analyze.tokens import TokenCounter
 
         TokenCounter(config.tokenizer)  # fail here, with a clear message, not inside a Ray actor
-    fingerprint = _hash(json.dumps({"config": config.model_dump(mode="json", exclude={"ray", "mlflow", "force", "output_dir"}),
-                                    "files": input_summary["files"]}, sort_keys=True))
+    fingerprint = content_hash({"config": config.model_dump(mode="json", exclude={"ray", "mlflow", "force", "output_dir"}),
+                                "files": input_summary["files"]})
     done = out / DONE_FILE
     if done.exists() and not config.force and json.loads(done.read_text()).get("fingerprint") == fingerprint:
         metrics = json.loads((out / METRICS_FILE).read_text())

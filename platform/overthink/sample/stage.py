@@ -15,6 +15,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from overthink.config import content_hash
 from overthink.errors import ConfigError, InputError, OverthinkError
 from overthink.runtime.files import atomic_write_table, atomic_write_text, root_message
 from overthink.sample.config import SampleConfig
@@ -60,7 +61,7 @@ def fingerprint(config: SampleConfig, model_name: str, problems) -> str:
         "sampling": config.sampling.model_dump(exclude={"n"}),
         "problems": hashlib.sha256("\n".join(f"{p.problem_id}\t{p.problem}" for p in problems).encode()).hexdigest(),
     }
-    return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
+    return content_hash(identity)
 
 
 def finished_keys(parts: Path) -> set[tuple[str, int]]:
