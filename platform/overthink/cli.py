@@ -35,23 +35,33 @@ def _common_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--print-config", action="store_true", help="Print the resolved config as YAML and exit.")
 
 
+def config_from_args(model: type, args: argparse.Namespace, flags: dict[str, str]):
+    """defaults < --config < --set, with each given flag (argument name -> config key) as one more --set."""
+    overrides = list(args.overrides)
+    for attr, key in flags.items():
+        value = getattr(args, attr, None)
+        if value:  # JSON is YAML: paths with quotes, colons or spaces survive
+            overrides.append(f"{key}={json.dumps(value)}")
+    return load_config(model, args.config, overrides)
+
+
 def analyze_config_from_args(args: argparse.Namespace):
     from overthink.analyze.config import AnalyzeConfig
 
-    overrides = list(args.overrides)
-    if args.input:  # JSON is YAML: paths with quotes, colons or spaces survive
-        overrides.append(f"input.path={json.dumps(args.input)}")
-    if args.output:
-        overrides.append(f"output_dir={json.dumps(args.output)}")
-    return load_config(AnalyzeConfig, args.config, overrides)
+    return config_from_args(AnalyzeConfig, args, {"input": "input.path", "output": "output_dir"})
+
+
+def _printed(config, args: argparse.Namespace) -> bool:
+    if args.print_config:
+        print(config.to_yaml(), end="")
+    return args.print_config
 
 
 def _run_analyze(args: argparse.Namespace) -> int:
     from overthink.analyze.stage import run_analyze
 
     config = analyze_config_from_args(args)
-    if args.print_config:
-        print(config.to_yaml(), end="")
+    if _printed(config, args):
         return 0
     result = run_analyze(config, use_ray=not args.no_ray)
     print(result.table_markdown, end="")
@@ -82,14 +92,8 @@ def _run_sample(args: argparse.Namespace) -> int:
     from overthink.sample.config import SampleConfig
     from overthink.sample.stage import run_sample
 
-    overrides = list(args.overrides)
-    if args.output:
-        overrides.append(f"output_dir={json.dumps(args.output)}")
-    if args.model:
-        overrides.append(f"engine.model={json.dumps(args.model)}")
-    config = load_config(SampleConfig, args.config, overrides)
-    if args.print_config:
-        print(config.to_yaml(), end="")
+    config = config_from_args(SampleConfig, args, {"output": "output_dir", "model": "engine.model"})
+    if _printed(config, args):
         return 0
     result = run_sample(config)
     m = result.metrics
@@ -116,8 +120,7 @@ def _run_organism(args: argparse.Namespace) -> int:
     from overthink.organism.config import OrganismConfig
 
     config = load_config(OrganismConfig, args.config, args.overrides)
-    if args.print_config:
-        print(config.to_yaml(), end="")
+    if _printed(config, args):
         return 0
     path = build_organism(config)
     print(f"organism: {path.resolve()}")
@@ -128,6 +131,33 @@ def _organism_model():
     from overthink.organism.config import OrganismConfig
 
     return OrganismConfig
+
+
+def _pairs_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--input", nargs="+", metavar="PATH", help="analyzed.parquet files or analysis folders (input).")
+    parser.add_argument("--output", metavar="DIR", help="Output folder (output_dir).")
+    parser.add_argument("--strategies", nargs="+", metavar="NAME", help="Positive strategies (strategies).")
+    _common_arguments(parser)
+    parser.add_argument("--no-ray", action="store_true", help="Pair in this process instead of on Ray Data.")
+
+
+def _run_pairs(args: argparse.Namespace) -> int:
+    from overthink.pairs.config import PairsConfig
+    from overthink.pairs.stage import run_pairs, summary_markdown
+
+    config = config_from_args(PairsConfig, args, {"input": "input", "output": "output_dir", "strategies": "strategies"})
+    if _printed(config, args):
+        return 0
+    result = run_pairs(config, use_ray=not args.no_ray)
+    print(summary_markdown(result.summary), end="")
+    print(f"Wrote {result.path}: train on it with `overthink train --pairs {result.path} --output ...`")
+    return 0
+
+
+def _pairs_model():
+    from overthink.pairs.config import PairsConfig
+
+    return PairsConfig
 
 
 def _analyze_model():
@@ -143,6 +173,8 @@ STAGES = {
               _analyze_arguments, _run_analyze, _analyze_model),
         Stage("sample", "Sample n responses per problem from a model with vLLM engines on Ray Data.",
               _sample_arguments, _run_sample, _sample_model),
+        Stage("pairs", "Build preference pairs (shortest, FCS, FCS+Reflection, GDS, difficulty-aware) from analyzed responses.",
+              _pairs_arguments, _run_pairs, _pairs_model),
         Stage("organism", "Build the model organism of overthinking: a tiny Qwen2 trained on o1-style responses.",
               _organism_arguments, _run_organism, _organism_model),
         Stage("quickstart", "Build the model organism, sample it with vLLM on local Ray, analyze the samples (README's first command).",

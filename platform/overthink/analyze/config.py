@@ -13,6 +13,7 @@ from overthink.runtime.config import MlflowConfig, RayConfig
 class Columns(Section):
     problem: str = Field("problem", description="Column with the problem text.")
     response: str = Field("response", description="Column with the response (a string, or a one-item list).")
+    prompt: str | None = Field("prompt", description="Column with the exact prompt the model saw (used if present; pairs keep it).")
     gold: str | None = Field("gold", description="Column with the gold answer; null = ungraded.")
     dataset: str | None = Field("dataset", description="Column naming each row's dataset (used if present).")
     level: str | None = Field("level", description="Column with a difficulty level (used if present).")

@@ -119,9 +119,11 @@ class Analyzer:
         return {
             **base_row(record),
             "solutions": [
-                {"text": t, "tokens": n, "answer": a, "correct": c if graded else None, "distinct": d}
-                for t, n, a, c, d in zip(texts, sol_tokens, answers, correct, distinct)
+                {"text": t, "start": s.start if located else None, "end": s.end if located else None, "tokens": n,
+                 "answer": a, "correct": c if graded else None, "distinct": d}
+                for s, t, n, a, c, d in zip(solutions, texts, sol_tokens, answers, correct, distinct)
             ],
+            "thinking_end": parts.thinking_end if parts.closed else None,
             "num_tokens": len(starts),
             "final_answer": final,
             "correct": self.grader(gold, final) if graded else None,
@@ -147,12 +149,12 @@ class Analyzer:
 
 def base_row(record: dict) -> dict:
     keys = ("source_file", "source_row", "problem_id", "dataset", "level", "problem", "response", "gold", "finish_reason")
-    return {key: record[key] for key in keys}
+    return {**{key: record[key] for key in keys}, "prompt": record.get("prompt")}
 
 
 def empty_row(record: dict) -> dict:
     """A row that could not be analyzed: identity kept, metrics null, reason in `flags`/`error`."""
-    return {**base_row(record), "solutions": [], "num_tokens": None, "final_answer": None, "correct": None,
+    return {**base_row(record), "solutions": [], "thinking_end": None, "num_tokens": None, "final_answer": None, "correct": None,
             "truncated": None, "num_solutions": None, "first_correct_index": None, "any_correct": None,
             "outcome_efficiency": None, "process_efficiency": None, "additional_solutions": None,
             "additional_tokens": None, "flags": record["flags"], "error": None}

@@ -239,6 +239,7 @@ def canonical(raw: dict, columns: Columns, dataset_name: str | None) -> dict:
         "dataset": _optional_str(raw, columns.dataset) or dataset_name or source,
         "level": _optional_str(raw, columns.level),
         "problem": str(raw.get(columns.problem) or ""),
+        "prompt": _optional_str(raw, columns.prompt),
         "response": response,
         "gold": gold,
         "finish_reason": _optional_str(raw, columns.finish_reason),

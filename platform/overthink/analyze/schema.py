@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import pyarrow as pa
 
+# Bump when a column is added or changes meaning: finished analyses with another version are redone.
+SCHEMA_VERSION = 2
+
 SOLUTION = pa.struct([
     ("text", pa.string()),
+    ("start", pa.int32()),  # character span in `response`; null when given solutions are not verbatim
+    ("end", pa.int32()),
     ("tokens", pa.int32()),
     ("answer", pa.string()),
     ("correct", pa.bool_()),
@@ -20,9 +25,11 @@ ANALYZED = pa.schema([
     ("dataset", pa.string()),
     ("level", pa.string()),
     ("problem", pa.string()),
+    ("prompt", pa.string()),
     ("response", pa.string()),
     ("gold", pa.string()),
     ("finish_reason", pa.string()),
+    ("thinking_end", pa.int32()),  # offset of the closing thinking tag; null when the thinking never closes
     ("solutions", pa.list_(SOLUTION)),
     ("num_solutions", pa.int32()),
     ("num_tokens", pa.int32()),

@@ -20,7 +20,7 @@ from overthink.analyze.aggregate import flat_metrics, summarize_all
 from overthink.analyze.config import AnalyzeConfig
 from overthink.analyze.records import Shard, plan_shards
 from overthink.analyze.report import table_csv, table_markdown, write_plots
-from overthink.analyze.schema import ANALYZED
+from overthink.analyze.schema import ANALYZED, SCHEMA_VERSION
 from overthink.config import content_hash
 from overthink.errors import ConfigError, OverthinkError
 from overthink.runtime.files import atomic_write_table, atomic_write_text, root_message
@@ -95,7 +95,7 @@ def run_analyze(config: AnalyzeConfig, use_ray: bool = True) -> AnalyzeResult:
         from overthink.analyze.tokens import TokenCounter
 
         TokenCounter(config.tokenizer)  # fail here, with a clear message, not inside a Ray actor
-    fingerprint = content_hash({"config": config.model_dump(mode="json", exclude={"ray", "mlflow", "force", "output_dir"}),
+    fingerprint = content_hash({"schema": SCHEMA_VERSION, "config": config.model_dump(mode="json", exclude={"ray", "mlflow", "force", "output_dir"}),
                                 "files": input_summary["files"]})
     done = out / DONE_FILE
     if done.exists() and not config.force and json.loads(done.read_text()).get("fingerprint") == fingerprint:

@@ -1,0 +1,1 @@
+"""Preference pairs from analyzed responses: the paper's positives (shortest, FCS, FCS+Reflection, GDS) and more."""
