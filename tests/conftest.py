@@ -49,3 +49,16 @@ def ray_shutdown():
 
         if ray.is_initialized():
             ray.shutdown()
+
+
+# A small organism recipe (seconds to build): real tokenizer, real Qwen2 checkpoint.
+SMALL_ORGANISM = {"corpus": {"examples": 600}, "train": {"steps": 12, "batch_size": 4, "row_length": 256}}
+
+
+@pytest.fixture(scope="session")
+def organism_path(tmp_path_factory) -> str:
+    from overthink.organism.build import build_organism
+    from overthink.organism.config import OrganismConfig
+
+    config = OrganismConfig.model_validate({**SMALL_ORGANISM, "cache_dir": str(tmp_path_factory.mktemp("organism"))})
+    return str(build_organism(config, progress=False))

@@ -160,6 +160,40 @@ def _pairs_model():
     return PairsConfig
 
 
+def _train_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--pairs", metavar="PATH", help="pairs.parquet or its folder (pairs).")
+    parser.add_argument("--model", metavar="PATH_OR_ID", help="Base model folder or hub id (model).")
+    parser.add_argument("--output", metavar="DIR", help="Output folder (output_dir).")
+    parser.add_argument("--loss", choices=["sft", "dpo", "rpo", "simpo"], help="Training loss (loss).")
+    parser.add_argument("--strategy", metavar="NAME", help="Train on this strategy's pairs (strategy).")
+    parser.add_argument("--deepspeed", choices=["none", "zero2", "zero3", "zero3_offload"], help="DeepSpeed mode (deepspeed).")
+    parser.add_argument("--workers", type=int, metavar="N", help="Ray Train workers (workers.num_workers).")
+    _common_arguments(parser)
+
+
+def _run_train(args: argparse.Namespace) -> int:
+    from overthink.train.config import TrainConfig
+    from overthink.train.stage import run_train
+
+    config = config_from_args(TrainConfig, args, {"pairs": "pairs", "model": "model", "output": "output_dir", "loss": "loss",
+                                                  "strategy": "strategy", "deepspeed": "deepspeed",
+                                                  "workers": "workers.num_workers"})
+    if _printed(config, args):
+        return 0
+    result = run_train(config)
+    metrics = result.summary["metrics"]
+    shown = ", ".join(f"{k} {metrics[k]:.4g}" for k in ("train_loss", "loss", "rewards.margins") if k in metrics)
+    print(f"Trained {config.loss} on {result.summary['pairs_used']} pairs{': ' + shown if shown else ''}")
+    print(f"Wrote {result.model_dir}: sample it with `overthink sample --set engine.model={result.model_dir} ...`")
+    return 0
+
+
+def _train_model():
+    from overthink.train.config import TrainConfig
+
+    return TrainConfig
+
+
 def _analyze_model():
     from overthink.analyze.config import AnalyzeConfig
 
@@ -175,6 +209,8 @@ STAGES = {
               _sample_arguments, _run_sample, _sample_model),
         Stage("pairs", "Build preference pairs (shortest, FCS, FCS+Reflection, GDS, difficulty-aware) from analyzed responses.",
               _pairs_arguments, _run_pairs, _pairs_model),
+        Stage("train", "Train on preference pairs with TRL (SFT, DPO, RPO, SimPO) under Ray Train, optionally with DeepSpeed ZeRO.",
+              _train_arguments, _run_train, _train_model),
         Stage("organism", "Build the model organism of overthinking: a tiny Qwen2 trained on o1-style responses.",
               _organism_arguments, _run_organism, _organism_model),
         Stage("quickstart", "Build the model organism, sample it with vLLM on local Ray, analyze the samples (README's first command).",

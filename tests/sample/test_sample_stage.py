@@ -6,20 +6,11 @@ import pytest
 from overthink.analyze.config import AnalyzeConfig
 from overthink.analyze.stage import run_analyze
 from overthink.config import load_config
-from overthink.organism.build import build_organism
-from overthink.organism.config import OrganismConfig
 from overthink.sample.config import SampleConfig
 from overthink.sample.stage import run_sample
 from standin import completion_reply, standin_endpoint
 
 pytestmark = pytest.mark.slow
-SMALL = {"corpus": {"examples": 600}, "train": {"steps": 12, "batch_size": 4, "row_length": 256}}
-
-
-@pytest.fixture(scope="module")
-def organism_path(tmp_path_factory):
-    config = OrganismConfig.model_validate({**SMALL, "cache_dir": str(tmp_path_factory.mktemp("organism"))})
-    return str(build_organism(config, progress=False))
 
 
 def sample_config(tmp_path, model, *overrides):

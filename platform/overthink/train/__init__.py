@@ -1,0 +1,1 @@
+"""The train stage: preference pairs -> checkpoint, TRL losses under Ray Train (+ DeepSpeed)."""

@@ -1,0 +1,161 @@
+"""`overthink train`: pairs -> a Hugging Face model folder, trained by TRL inside a Ray Train
+TorchTrainer. Ray Train keeps checkpoints at the storage path and restarts a failed worker group
+from the last one; a re-run of the same config resumes the same Ray Train run. The final
+checkpoint is exported (LoRA merged) to OUTPUT/model, a plain folder vLLM and transformers load."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from overthink.config import content_hash
+from overthink.errors import ConfigError, OverthinkError
+from overthink.runtime.files import atomic_write_text, root_message
+from overthink.train.config import TrainConfig
+from overthink.train.core import deepspeed_config, load_pairs, pairs_file, training_rows, trl_arguments
+
+MODEL_DIR = "model"
+SUMMARY_FILE = "train_summary.json"
+DONE_FILE = "_SUCCESS"
+CACHE = Path.home() / ".cache" / "overthink"
+
+
+@dataclass
+class TrainResult:
+    output_dir: Path
+    model_dir: Path
+    summary: dict
+    run_id: str | None
+    reused: bool
+
+
+def check_model(config: TrainConfig) -> None:
+    if not config.model:
+        raise ConfigError("no base model: set --model (model) to a Hugging Face folder or hub id")
+    looks_local = config.model.startswith((".", "/", "~")) or os.path.isdir(config.model)
+    if looks_local and not os.path.isfile(os.path.join(os.path.expanduser(config.model), "config.json")):
+        raise ConfigError(f"model={config.model}: not a Hugging Face model folder (no config.json)")
+
+
+def fingerprint_of(config: TrainConfig) -> str:
+    pairs = pairs_file(config)
+    model = os.path.abspath(config.model) if os.path.isdir(config.model) else config.model
+    return content_hash({
+        "config": config.model_dump(mode="json", exclude={"ray", "mlflow", "force", "output_dir", "storage_path", "pairs"}),
+        "pairs": {"path": os.path.abspath(pairs), "bytes": os.path.getsize(pairs), "mtime": os.path.getmtime(pairs)},
+        "model": model,
+    })
+
+
+def export_model(checkpoint_dir: Path, config: TrainConfig, target: Path) -> None:
+    """The HF checkpoint as a clean model folder: weights (LoRA merged into the base), tokenizer,
+    generation config; no optimizer or DeepSpeed state."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    dtype = torch.bfloat16 if config.bf16 else torch.float32
+    if (checkpoint_dir / "adapter_config.json").exists():
+        from peft import PeftModel
+
+        base = AutoModelForCausalLM.from_pretrained(config.model, dtype=dtype)
+        model = PeftModel.from_pretrained(base, str(checkpoint_dir)).merge_and_unload()
+    else:
+        model = AutoModelForCausalLM.from_pretrained(str(checkpoint_dir), dtype=dtype)
+    staging = target.with_name(target.name + ".tmp")
+    shutil.rmtree(staging, ignore_errors=True)
+    model.save_pretrained(str(staging))
+    AutoTokenizer.from_pretrained(str(checkpoint_dir)).save_pretrained(str(staging))
+    shutil.rmtree(target, ignore_errors=True)
+    os.replace(staging, target)
+
+
+def run_train(config: TrainConfig) -> TrainResult:
+    if not config.output_dir:
+        raise ConfigError("no output folder: set --output (output_dir)")
+    check_model(config)
+    rows = training_rows(load_pairs(config), config.loss)
+    deepspeed = deepspeed_config(config.deepspeed)
+    out = Path(config.output_dir).resolve()
+    fingerprint = fingerprint_of(config)
+    done = out / DONE_FILE
+    if done.exists() and not config.force and json.loads(done.read_text()).get("fingerprint") == fingerprint:
+        print(f"{out} already holds the model of this config (fingerprint {fingerprint}); set force=true to retrain.")
+        record = json.loads(done.read_text())
+        return TrainResult(out, out / MODEL_DIR, json.loads((out / SUMMARY_FILE).read_text()), record.get("run_id"), True)
+    out.mkdir(parents=True, exist_ok=True)
+    done.unlink(missing_ok=True)
+    # The same name resumes an interrupted Ray Train run from its last checkpoint; force starts afresh.
+    run_name = f"train-{fingerprint}" + (f"-{int(time.time())}" if config.force else "")
+
+    from overthink.runtime.tracking import flatten_params, mlflow_run, tracking_uri
+
+    with mlflow_run(config.mlflow, "train", tags={"overthink.fingerprint": fingerprint, "overthink.loss": config.loss}) as run:
+        run_id = run.info.run_id if run else None
+        if run:
+            import mlflow
+
+            mlflow.log_params(flatten_params(config.model_dump(mode="json")))
+            mlflow.log_params({"pairs_used": len(rows), "trl.class": trl_arguments(config, "", deepspeed, "")[0]})
+        result = fit(config, rows, deepspeed, run_name, run_id, tracking_uri(config.mlflow) if run else None)
+        with result.checkpoint.as_directory() as folder:
+            export_model(Path(folder) / "checkpoint", config, out / MODEL_DIR)
+        summary = {"fingerprint": fingerprint, "pairs_used": len(rows), "loss": config.loss,
+                   "deepspeed": config.deepspeed, "workers": config.workers.num_workers,
+                   "checkpoint": result.checkpoint.path, "metrics": scalar_metrics(result.metrics)}
+        atomic_write_text(out / SUMMARY_FILE, json.dumps(summary, indent=2))
+        atomic_write_text(out / "config.yaml", config.to_yaml())
+        if run:
+            mlflow.log_metrics({f"final.{k}": v for k, v in summary["metrics"].items()})
+            mlflow.log_artifact(str(out / SUMMARY_FILE))
+            mlflow.log_artifact(str(out / "config.yaml"))
+            mlflow.log_artifacts(str(out / MODEL_DIR), artifact_path=MODEL_DIR)
+            mlflow.set_tag("overthink.model_dir", str(out / MODEL_DIR))
+    atomic_write_text(done, json.dumps({"fingerprint": fingerprint, "run_id": run_id}))
+    return TrainResult(out, out / MODEL_DIR, summary, run_id, False)
+
+
+def scalar_metrics(metrics: dict) -> dict:
+    return {k.replace("/", "."): float(v) for k, v in (metrics or {}).items()
+            if isinstance(v, (int, float)) and not isinstance(v, bool)}
+
+
+def fit(config: TrainConfig, rows: list[dict], deepspeed: dict | None, run_name: str, run_id: str | None,
+        tracking: str | None):
+    """One Ray Train run; its errors come back as one clear message."""
+    from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
+    from ray.train.torch import TorchConfig, TorchTrainer
+
+    from overthink.runtime.ray_init import init_ray
+    from overthink.train.loop import FAIL_ONCE_ENV, train_loop_per_worker
+
+    init_ray(config.ray)
+    scratch = Path(tempfile.gettempdir()) / "overthink-train" / run_name
+    trl_class, trl_args = trl_arguments(config, str(scratch / "hf"), deepspeed, str(scratch / "logs"))
+    workers = config.workers
+    storage = config.storage_path or str(Path(config.output_dir).resolve() / "ray")
+    trainer = TorchTrainer(
+        train_loop_per_worker,
+        train_loop_config={
+            "config": config.model_dump(mode="json"), "rows": rows, "trl_class": trl_class, "trl_args": trl_args,
+            "deepspeed": deepspeed, "mlflow_run_id": run_id, "tracking_uri": tracking,
+            "torch_extensions_dir": str(CACHE / "torch_extensions"), "fail_once": os.environ.get(FAIL_ONCE_ENV),
+        },
+        scaling_config=ScalingConfig(num_workers=workers.num_workers, use_gpu=workers.use_gpu,
+                                     resources_per_worker={"CPU": workers.cpus_per_worker, **workers.resources_per_worker}),
+        torch_config=TorchConfig(backend="nccl" if workers.use_gpu else "gloo"),
+        run_config=RunConfig(name=run_name, storage_path=storage,
+                             failure_config=FailureConfig(max_failures=config.max_failures),
+                             checkpoint_config=CheckpointConfig(num_to_keep=config.keep_checkpoints)),
+    )
+    try:
+        result = trainer.fit()
+    except Exception as err:
+        raise OverthinkError(f"training failed: {root_message(err)}\n(Ray Train logs: {storage}/{run_name})") from None
+    if result.checkpoint is None:
+        raise OverthinkError(f"training finished without a checkpoint (Ray Train run {storage}/{run_name})")
+    return result

