@@ -92,13 +92,8 @@ def test_ray_job_submit_against_a_local_head(tmp_path, ray_head):
     assert "| math500 | Sky-T1-27B | 500 |" in result.stdout
 
 
-def test_ray_job_submit_samples_with_vllm(tmp_path, ray_head):
-    from overthink.organism.build import build_organism
-    from overthink.organism.config import OrganismConfig
-
-    small = {"corpus": {"examples": 600}, "train": {"steps": 12, "batch_size": 4, "row_length": 256},
-             "cache_dir": str(tmp_path / "organism")}
-    model = build_organism(OrganismConfig.model_validate(small), progress=False)
+def test_ray_job_submit_samples_with_vllm(tmp_path, ray_head, organism_path):
+    model = organism_path
     out = tmp_path / "job-samples"
     runtime_env = {"env_vars": {"MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'job-mlflow.db'}"},
                    "excludes": [".venv", "mlflow", "out", ".git"]}
@@ -110,3 +105,21 @@ def test_ray_job_submit_samples_with_vllm(tmp_path, ray_head):
     assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
     assert "Sampled 4 new responses" in result.stdout
     assert (out / "samples.parquet").exists()
+
+
+def test_ray_job_submit_trains_with_ray_train(tmp_path, ray_head, organism_path):
+    from overthink.organism.samples import corpus_pairs
+
+    pairs = corpus_pairs(organism_path, tmp_path / "data", problems=16, per_problem=4)
+    out = tmp_path / "job-train"
+    runtime_env = {"env_vars": {"MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'job-mlflow.db'}",
+                                "RAY_TRAIN_ENABLE_PRINT_PATCH": "0"},
+                   "excludes": [".venv", "mlflow", "out", ".git"]}
+    result = run([str(BIN / "ray"), "job", "submit", "--address", ray_head, "--working-dir", str(REPO),
+                  "--runtime-env-json", json.dumps(runtime_env), "--",
+                  "python", "jobs/train.py", "--pairs", pairs, "--model", organism_path, "--output", str(out),
+                  "--loss", "simpo", "--workers", "2", "--set", "max_steps=2", "--set", "per_device_batch_size=2",
+                  "--set", "max_length=512"], cwd=tmp_path)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-1000:]
+    assert "Trained simpo on" in result.stdout, result.stdout[-3000:]
+    assert (out / "model" / "model.safetensors").exists() and (out / "_SUCCESS").exists()

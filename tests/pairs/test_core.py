@@ -7,6 +7,7 @@ from collections import Counter
 
 import pyarrow.parquet as pq
 import pytest
+from known_responses import analyzed  # noqa: F401  (fixture)
 
 from overthink.analyze.config import AnalyzeConfig
 from overthink.analyze.stage import run_analyze

@@ -9,6 +9,7 @@ import mlflow
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from known_responses import analyzed  # noqa: F401  (fixture)
 
 import sys
 from overthink.config import load_config

@@ -1,5 +1,5 @@
-"""Analyzed responses with known structure: several samples per problem, written as JSONL,
-run through the real analyze stage so solution spans come from the analyzer itself."""
+"""Analyzed responses with known structure (a module fixture the pairs tests import): several
+samples per problem, run through the real analyze stage so solution spans come from the analyzer."""
 
 from __future__ import annotations
 
@@ -51,7 +51,7 @@ def records() -> list[dict]:
     ]
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="module")
 def analyzed(tmp_path_factory):
     folder = tmp_path_factory.mktemp("pairs-input")
     source = folder / "responses.jsonl"
