@@ -3,8 +3,11 @@
 import json
 import os
 import secrets
+import shutil
 import socket
 import subprocess
+import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -23,7 +26,13 @@ def free_port() -> int:
 
 def run(args, **kwargs):
     env = {**os.environ, "PYTHONUNBUFFERED": "1", **kwargs.pop("env", {})}
-    return subprocess.run(args, capture_output=True, text=True, timeout=600, env=env, **kwargs)
+    for _ in range(30):
+        result = subprocess.run(args, capture_output=True, text=True, timeout=600, env=env, **kwargs)
+        # A fresh head's job agent can come up seconds after `ray start` returns on a busy machine.
+        if "No available agent to submit job" not in result.stderr:
+            return result
+        time.sleep(2)
+    return result
 
 
 def test_quickstart_builds_samples_analyzes_and_prints_the_table(tmp_path):
@@ -59,20 +68,45 @@ def test_bad_input_exits_2_with_a_clear_message_and_no_output(tmp_path):
 @pytest.fixture
 def ray_head(tmp_path, monkeypatch):
     """A head node on 127.0.0.1 with token authentication (Ray's default for local clusters)."""
-    port, dashboard = free_port(), free_port()
+    port, dashboard, agent = free_port(), free_port(), free_port()
     monkeypatch.setenv("RAY_AUTH_MODE", "token")
     monkeypatch.setenv("RAY_AUTH_TOKEN", secrets.token_hex(16))
     monkeypatch.setenv("PATH", f"{BIN}{os.pathsep}{os.environ['PATH']}")  # as with an activated venv
     env = {**os.environ, "RAY_ADDRESS": ""}
-    start = subprocess.run([str(BIN / "ray"), "start", "--head", "--node-ip-address=127.0.0.1", f"--port={port}",
-                            "--dashboard-host=127.0.0.1", f"--dashboard-port={dashboard}", "--num-cpus=2",
-                            "--include-dashboard=true", "--disable-usage-stats"],
-                           capture_output=True, text=True, timeout=300, env=env)
-    assert start.returncode == 0, start.stdout + start.stderr
+    temp_dir = tempfile.mkdtemp(prefix="rayhead-", dir="/tmp")  # short: Ray's socket paths must fit
     try:
+        start = subprocess.run([str(BIN / "ray"), "start", "--head", "--node-ip-address=127.0.0.1", f"--port={port}",
+                                "--dashboard-host=127.0.0.1", f"--dashboard-port={dashboard}", "--num-cpus=2",
+                                "--include-dashboard=true", "--disable-usage-stats", f"--temp-dir={temp_dir}",
+                                f"--dashboard-agent-listen-port={agent}"],  # not the default: another Ray may hold it
+                               capture_output=True, text=True, timeout=300, env=env)
+        assert start.returncode == 0, start.stdout + start.stderr
         yield f"http://127.0.0.1:{dashboard}"
     finally:
-        subprocess.run([str(BIN / "ray"), "stop", "--force"], capture_output=True, timeout=120, env=env)
+        stop_cluster(temp_dir)
+        shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+def stop_cluster(temp_dir: str) -> None:
+    """Stop this head's processes only (`ray stop` would kill every Ray instance on the machine):
+    those started with its temp dir, and their children (the workers)."""
+    import psutil
+
+    roots = [p for p in psutil.process_iter(["cmdline"]) if any(temp_dir in part for part in p.info["cmdline"] or [])]
+    family = {p.pid: p for p in roots}
+    for root in roots:
+        try:
+            family.update({child.pid: child for child in root.children(recursive=True)})
+        except psutil.NoSuchProcess:
+            pass
+    for process in family.values():
+        try:
+            process.terminate()
+        except psutil.NoSuchProcess:
+            pass
+    _, alive = psutil.wait_procs(list(family.values()), timeout=20)
+    for process in alive:
+        process.kill()
 
 
 def test_ray_job_submit_against_a_local_head(tmp_path, ray_head):
