@@ -51,8 +51,9 @@ def test_simpo_with_zero3_learns_and_vllm_samples_the_checkpoint(tmp_path, pairs
     run = mlflow.get_run(result.run_id)
     assert run.data.params["loss"] == "simpo" and run.data.params["deepspeed"] == "zero3"
     assert {"rewards.accuracies", "logps.chosen", "grad_norm", "learning_rate"} <= set(run.data.metrics)
-    artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(result.run_id, "model")}
-    assert "model/model.safetensors" in artifacts and "model/tokenizer.json" in artifacts
+    assert run.data.metrics["data.mean_chosen_tokens"] < run.data.metrics["data.mean_rejected_tokens"]
+    version = mlflow.register_model(result.summary["mlflow_model_uri"], "overthink-organism-test")
+    assert int(version.version) >= 1 and version.run_id == result.run_id
     assert sorted(p.name for p in result.model_dir.iterdir() if p.suffix in (".json", ".safetensors")) == [
         "config.json", "generation_config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"]
 

@@ -65,6 +65,7 @@ class TrainConfig(Section):
     max_failures: int = Field(1, ge=0, description="Worker-group failures to recover from (resume from the last checkpoint).")
     logging_steps: int = Field(1, ge=1, description="Log TRL metrics every N steps.")
     seed: int = Field(0, description="Seed of data order and initialisation.")
+    log_model: bool = Field(True, description="Log the exported model to MLflow as a transformers model (registrable).")
     force: bool = Field(False, description="Train again even if OUTPUT already holds a model from this config.")
     workers: WorkersConfig = Field(default_factory=WorkersConfig, description="Ray Train scaling.")
     ray: RayConfig = Field(default_factory=RayConfig, description="Ray runtime.")

@@ -15,6 +15,7 @@ from overthink.train.config import TrainConfig
 
 DEEPSPEED_DIR = Path(__file__).resolve().parents[3] / "configs" / "deepspeed"
 PAIR_COLUMNS = ("prompt", "chosen", "rejected", "strategy", "kind")
+LENGTH_COLUMNS = ("chosen_tokens", "rejected_tokens", "chosen_solutions", "rejected_solutions")
 
 
 def pairs_file(config: TrainConfig) -> str:
@@ -26,8 +27,9 @@ def pairs_file(config: TrainConfig) -> str:
     return path
 
 
-def load_pairs(config: TrainConfig) -> list[dict]:
-    """The (prompt, chosen, rejected) rows to train on, checked and filtered."""
+def load_pairs(config: TrainConfig) -> tuple[list[dict], dict]:
+    """The (prompt, chosen, rejected) rows to train on, checked and filtered, and their mean
+    chosen/rejected lengths in tokens and solutions (as `overthink pairs` counted them)."""
     path = pairs_file(config)
     try:
         table = pq.read_table(path)
@@ -46,17 +48,18 @@ def load_pairs(config: TrainConfig) -> list[dict]:
     elif strategy not in strategies:
         raise ConfigError(f"strategy={strategy!r}: {path} has pairs of {', '.join(strategies) or 'no strategy'} only")
     keep = pc.and_(pc.equal(table["strategy"], strategy), pc.is_in(table["kind"], value_set=pa.array(config.kinds)))
-    table = table.filter(keep).select(["prompt", "chosen", "rejected"])
+    table = table.filter(keep)
     if config.limit:
         table = table.slice(0, config.limit)
-    rows = table.to_pylist()
+    rows = table.select(["prompt", "chosen", "rejected"]).to_pylist()
     for number, row in enumerate(rows):
         empty = [key for key, value in row.items() if not value]
         if empty:
             raise InputError(f"{path}: pair {number} of strategy {strategy} has an empty {', '.join(empty)}")
     if not rows:
         raise InputError(f"{path}: no pairs of strategy {strategy} and kinds {', '.join(config.kinds)}")
-    return rows
+    lengths = {f"mean_{name}": pc.mean(table[name]).as_py() for name in LENGTH_COLUMNS if name in table.column_names}
+    return rows, lengths
 
 
 def deepspeed_config(mode: str) -> dict | None:

@@ -78,7 +78,8 @@ def run_train(config: TrainConfig) -> TrainResult:
     if not config.output_dir:
         raise ConfigError("no output folder: set --output (output_dir)")
     check_model(config)
-    rows = training_rows(load_pairs(config), config.loss)
+    pairs, lengths = load_pairs(config)
+    rows = training_rows(pairs, config.loss)
     deepspeed = deepspeed_config(config.deepspeed)
     out = Path(config.output_dir).resolve()
     fingerprint = fingerprint_of(config)
@@ -101,10 +102,11 @@ def run_train(config: TrainConfig) -> TrainResult:
 
             mlflow.log_params(flatten_params(config.model_dump(mode="json")))
             mlflow.log_params({"pairs_used": len(rows), "trl.class": trl_arguments(config, "", deepspeed, "")[0]})
+            mlflow.log_metrics({f"data.{k}": v for k, v in lengths.items()})
         result = fit(config, rows, deepspeed, run_name, run_id, tracking_uri(config.mlflow) if run else None)
         with result.checkpoint.as_directory() as folder:
             export_model(Path(folder) / "checkpoint", config, out / MODEL_DIR)
-        summary = {"fingerprint": fingerprint, "pairs_used": len(rows), "loss": config.loss,
+        summary = {"fingerprint": fingerprint, "pairs_used": len(rows), "data": lengths, "loss": config.loss,
                    "deepspeed": config.deepspeed, "workers": config.workers.num_workers,
                    "checkpoint": result.checkpoint.path, "metrics": scalar_metrics(result.metrics)}
         atomic_write_text(out / SUMMARY_FILE, json.dumps(summary, indent=2))
@@ -113,10 +115,26 @@ def run_train(config: TrainConfig) -> TrainResult:
             mlflow.log_metrics({f"final.{k}": v for k, v in summary["metrics"].items()})
             mlflow.log_artifact(str(out / SUMMARY_FILE))
             mlflow.log_artifact(str(out / "config.yaml"))
-            mlflow.log_artifacts(str(out / MODEL_DIR), artifact_path=MODEL_DIR)
             mlflow.set_tag("overthink.model_dir", str(out / MODEL_DIR))
+            if config.log_model:
+                summary["mlflow_model_uri"] = log_model(out / MODEL_DIR)
+                atomic_write_text(out / SUMMARY_FILE, json.dumps(summary, indent=2))
     atomic_write_text(done, json.dumps({"fingerprint": fingerprint, "run_id": run_id}))
     return TrainResult(out, out / MODEL_DIR, summary, run_id, False)
+
+
+def log_model(model_dir: Path) -> str:
+    """The exported folder as an MLflow transformers model of the active run: registrable later
+    (`mlflow.register_model(uri, name)`). Requirements are given, not inferred (inference imports
+    torchvision, which CPU installs leave out)."""
+    import mlflow
+    import torch
+    import transformers
+
+    info = mlflow.transformers.log_model(
+        transformers_model=str(model_dir), task="text-generation", name=MODEL_DIR,
+        pip_requirements=[f"transformers=={transformers.__version__}", f"torch=={torch.__version__.split('+')[0]}"])
+    return info.model_uri
 
 
 def scalar_metrics(metrics: dict) -> dict:
