@@ -194,6 +194,34 @@ def _train_model():
     return TrainConfig
 
 
+def _evaluate_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", metavar="PATH_OR_URI", help="Checkpoint folder, `organism` or MLflow model URI (model).")
+    parser.add_argument("--output", metavar="DIR", help="Output folder (output_dir).")
+    parser.add_argument("--baseline", metavar="DIR", help="Earlier evaluate output to compare against (baseline).")
+    parser.add_argument("--name", metavar="NAME", help="Model name in tables (name).")
+    _common_arguments(parser)
+
+
+def _run_evaluate(args: argparse.Namespace) -> int:
+    from overthink.evaluate.config import EvaluateConfig
+    from overthink.evaluate.stage import run_evaluate
+
+    config = config_from_args(EvaluateConfig, args, {"model": "model", "output": "output_dir", "baseline": "baseline",
+                                                     "name": "name"})
+    if _printed(config, args):
+        return 0
+    result = run_evaluate(config)
+    print(result.table, end="")
+    print(f"Wrote {result.output_dir / 'evaluation.md'}")
+    return 0
+
+
+def _evaluate_model():
+    from overthink.evaluate.config import EvaluateConfig
+
+    return EvaluateConfig
+
+
 def _analyze_model():
     from overthink.analyze.config import AnalyzeConfig
 
@@ -211,6 +239,8 @@ STAGES = {
               _pairs_arguments, _run_pairs, _pairs_model),
         Stage("train", "Train on preference pairs with TRL (SFT, DPO, RPO, SimPO) under Ray Train, optionally with DeepSpeed ZeRO.",
               _train_arguments, _run_train, _train_model),
+        Stage("evaluate", "Evaluate a checkpoint on benchmark sets (sample + analyze) against a baseline, in the paper's table layout.",
+              _evaluate_arguments, _run_evaluate, _evaluate_model),
         Stage("organism", "Build the model organism of overthinking: a tiny Qwen2 trained on o1-style responses.",
               _organism_arguments, _run_organism, _organism_model),
         Stage("quickstart", "Build the model organism, sample it with vLLM on local Ray, analyze the samples (README's first command).",

@@ -1,0 +1,2 @@
+"""The evaluate stage: a checkpoint × benchmark sets -> sample + analyze -> paper-style tables,
+compared against a baseline evaluation."""

@@ -1,0 +1,78 @@
+"""Pure comparison of two evaluations (analyzed rows of a baseline and of a candidate): token
+reduction and accuracy change per dataset, with a 95% bootstrap interval on the accuracy change.
+The bootstrap resamples problems (all samples of a problem together) in each arm independently,
+so several samples per problem do not narrow the interval."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import numpy as np
+
+ROW_KEYS = ("problem_id", "dataset", "correct", "num_tokens")
+
+
+def by_problem(rows: list[dict]) -> dict[str, dict[str, tuple[float, float, int]]]:
+    """dataset -> problem -> (correct count, token sum, graded samples)."""
+    out: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(lambda: [0.0, 0.0, 0]))
+    for row in rows:
+        if row["correct"] is None or row["num_tokens"] is None:
+            continue
+        cell = out[row["dataset"] or "all"][row["problem_id"]]
+        cell[0] += bool(row["correct"])
+        cell[1] += row["num_tokens"]
+        cell[2] += 1
+    return {d: {p: tuple(v) for p, v in problems.items()} for d, problems in out.items()}
+
+
+def _arrays(problems: dict[str, tuple[float, float, int]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    values = np.array(list(problems.values()), dtype=float).reshape(-1, 3)
+    return values[:, 0], values[:, 1], values[:, 2]
+
+
+def _bootstrap_accuracy(correct: np.ndarray, count: np.ndarray, rng: np.random.Generator, resamples: int) -> np.ndarray:
+    picks = rng.integers(0, len(correct), size=(resamples, len(correct)))
+    return correct[picks].sum(axis=1) / count[picks].sum(axis=1)
+
+
+def compare_arms(baseline: dict, candidate: dict, resamples: int, rng: np.random.Generator) -> dict:
+    b_correct, b_tokens, b_count = _arrays(baseline)
+    c_correct, c_tokens, c_count = _arrays(candidate)
+    b_acc, c_acc = b_correct.sum() / b_count.sum(), c_correct.sum() / c_count.sum()
+    b_mean, c_mean = b_tokens.sum() / b_count.sum(), c_tokens.sum() / c_count.sum()
+    deltas = (_bootstrap_accuracy(c_correct, c_count, rng, resamples)
+              - _bootstrap_accuracy(b_correct, b_count, rng, resamples))
+    low, high = np.percentile(deltas, [2.5, 97.5])
+    return {
+        "baseline_accuracy": float(b_acc), "accuracy": float(c_acc),
+        "accuracy_change": float(c_acc - b_acc), "accuracy_change_ci95": [float(low), float(high)],
+        "baseline_mean_tokens": float(b_mean), "mean_tokens": float(c_mean),
+        "token_reduction_pct": float(100 * (1 - c_mean / b_mean)) if b_mean else None,
+        "problems": len(candidate), "baseline_problems": len(baseline),
+    }
+
+
+def compare(baseline_rows: list[dict], candidate_rows: list[dict], resamples: int = 2000, seed: int = 0) -> dict:
+    """{"by_dataset": {dataset: comparison}, "overall": comparison}; datasets in both arms only."""
+    rng = np.random.default_rng(seed)
+    base, cand = by_problem(baseline_rows), by_problem(candidate_rows)
+    shared = sorted(set(base) & set(cand))
+    result = {"by_dataset": {d: compare_arms(base[d], cand[d], resamples, rng) for d in shared}}
+    pooled = lambda groups: {(d, p): v for d in shared for p, v in groups[d].items()}  # noqa: E731
+    result["overall"] = compare_arms(pooled(base), pooled(cand), resamples, rng) if shared else None
+    result["missing_in_baseline"] = sorted(set(cand) - set(base))
+    return result
+
+
+def comparison_markdown(comparison: dict, name: str, baseline_name: str) -> str:
+    lines = [f"| Dataset | {baseline_name} acc | {name} acc | Δ acc (95% CI) | {baseline_name} tokens | "
+             f"{name} tokens | Token reduction |", "|---|---|---|---|---|---|---|"]
+    rows = list(comparison["by_dataset"].items())
+    if comparison["overall"] and len(rows) > 1:
+        rows.append(("overall", comparison["overall"]))
+    for dataset, c in rows:
+        low, high = c["accuracy_change_ci95"]
+        lines.append(f"| {dataset} | {100 * c['baseline_accuracy']:.1f} | {100 * c['accuracy']:.1f} | "
+                     f"{100 * c['accuracy_change']:+.1f} ({100 * low:+.1f}, {100 * high:+.1f}) | "
+                     f"{c['baseline_mean_tokens']:.1f} | {c['mean_tokens']:.1f} | {c['token_reduction_pct']:.1f}% |")
+    return "\n".join(lines) + "\n"
