@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
 from dataclasses import dataclass
@@ -19,6 +20,11 @@ class Stage:
     add_arguments: Callable[[argparse.ArgumentParser], None]
     run: Callable[[argparse.Namespace], int]
     config_model: Callable[[], type]
+
+
+def lazy_config(module: str, name: str) -> Callable[[], type]:
+    """The config model, imported when asked for (keeps `overthink --help` light)."""
+    return lambda: getattr(importlib.import_module(module), name)
 
 
 def _analyze_arguments(parser: argparse.ArgumentParser) -> None:
@@ -104,11 +110,6 @@ def _run_sample(args: argparse.Namespace) -> int:
     return 0
 
 
-def _sample_model():
-    from overthink.sample.config import SampleConfig
-
-    return SampleConfig
-
 
 def _organism_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("action", choices=["build"], help="build: train the organism (or reuse the cached one) and print its folder.")
@@ -126,11 +127,6 @@ def _run_organism(args: argparse.Namespace) -> int:
     print(f"organism: {path.resolve()}")
     return 0
 
-
-def _organism_model():
-    from overthink.organism.config import OrganismConfig
-
-    return OrganismConfig
 
 
 def _pairs_arguments(parser: argparse.ArgumentParser) -> None:
@@ -153,11 +149,6 @@ def _run_pairs(args: argparse.Namespace) -> int:
     print(f"Wrote {result.path}: train on it with `overthink train --pairs {result.path} --output ...`")
     return 0
 
-
-def _pairs_model():
-    from overthink.pairs.config import PairsConfig
-
-    return PairsConfig
 
 
 def _train_arguments(parser: argparse.ArgumentParser) -> None:
@@ -188,11 +179,6 @@ def _run_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _train_model():
-    from overthink.train.config import TrainConfig
-
-    return TrainConfig
-
 
 def _evaluate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", metavar="PATH_OR_URI", help="Checkpoint folder, `organism` or MLflow model URI (model).")
@@ -216,35 +202,25 @@ def _run_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _evaluate_model():
-    from overthink.evaluate.config import EvaluateConfig
-
-    return EvaluateConfig
-
-
-def _analyze_model():
-    from overthink.analyze.config import AnalyzeConfig
-
-    return AnalyzeConfig
 
 
 STAGES = {
     stage.name: stage
     for stage in (
         Stage("analyze", "Split responses into solutions, grade them and compute the paper's efficiency metrics.",
-              _analyze_arguments, _run_analyze, _analyze_model),
+              _analyze_arguments, _run_analyze, lazy_config("overthink.analyze.config", "AnalyzeConfig")),
         Stage("sample", "Sample n responses per problem from a model with vLLM engines on Ray Data.",
-              _sample_arguments, _run_sample, _sample_model),
+              _sample_arguments, _run_sample, lazy_config("overthink.sample.config", "SampleConfig")),
         Stage("pairs", "Build preference pairs (shortest, FCS, FCS+Reflection, GDS, difficulty-aware) from analyzed responses.",
-              _pairs_arguments, _run_pairs, _pairs_model),
+              _pairs_arguments, _run_pairs, lazy_config("overthink.pairs.config", "PairsConfig")),
         Stage("train", "Train on preference pairs with TRL (SFT, DPO, RPO, SimPO) under Ray Train, optionally with DeepSpeed ZeRO.",
-              _train_arguments, _run_train, _train_model),
+              _train_arguments, _run_train, lazy_config("overthink.train.config", "TrainConfig")),
         Stage("evaluate", "Evaluate a checkpoint on benchmark sets (sample + analyze) against a baseline, in the paper's table layout.",
-              _evaluate_arguments, _run_evaluate, _evaluate_model),
+              _evaluate_arguments, _run_evaluate, lazy_config("overthink.evaluate.config", "EvaluateConfig")),
         Stage("organism", "Build the model organism of overthinking: a tiny Qwen2 trained on o1-style responses.",
-              _organism_arguments, _run_organism, _organism_model),
+              _organism_arguments, _run_organism, lazy_config("overthink.organism.config", "OrganismConfig")),
         Stage("quickstart", "Build the model organism, sample it with vLLM on local Ray, analyze the samples (README's first command).",
-              _quickstart_arguments, _run_quickstart, _sample_model),
+              _quickstart_arguments, _run_quickstart, lazy_config("overthink.sample.config", "SampleConfig")),
     )
 }
 

@@ -8,16 +8,16 @@ their own stages."""
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow.parquet as pq
 
 from overthink.errors import ConfigError, InputError
-from overthink.evaluate.compare import comparison_markdown, compare
+from overthink.evaluate.compare import ROW_KEYS, compare, comparison_markdown
 from overthink.evaluate.config import EvaluateConfig
 from overthink.runtime.files import atomic_write_text
+from overthink.runtime.models import require_model_folder
 
 RESULT_FILE = "evaluation.md"
 COMPARISON_FILE = "comparison.json"
@@ -53,8 +53,7 @@ def resolve_checkpoint(config: EvaluateConfig, out: Path) -> tuple[str, str, str
     from overthink.sample.stage import resolve_model
 
     path, name = resolve_model(config.model)
-    if os.path.sep in path and not os.path.isfile(os.path.join(path, "config.json")):
-        raise ConfigError(f"model={config.model}: not a Hugging Face model folder (no config.json)")
+    require_model_folder(path)
     done = Path(path).parent / "_SUCCESS"  # a train stage output: OUTPUT/model beside OUTPUT/_SUCCESS
     run_id = json.loads(done.read_text()).get("run_id") if done.is_file() else None
     shown = Path(path).parent.name if done.is_file() else (Path(name).name or name)
@@ -69,7 +68,7 @@ def baseline_rows(config: EvaluateConfig) -> list[dict] | None:
         path = path / "analysis" / "analyzed.parquet" if (path / "analysis").is_dir() else path / "analyzed.parquet"
     if not path.is_file():
         raise InputError(f"baseline={config.baseline}: no {path} (give an `overthink evaluate` output folder)")
-    return pq.read_table(path, columns=["problem_id", "dataset", "correct", "num_tokens"]).to_pylist()
+    return pq.read_table(path, columns=list(ROW_KEYS)).to_pylist()
 
 
 def run_evaluate(config: EvaluateConfig) -> EvaluateResult:
@@ -96,8 +95,7 @@ def run_evaluate(config: EvaluateConfig) -> EvaluateResult:
     table = table_markdown(analysis.metrics, name)
     comparison = None
     if baseline is not None:
-        rows = pq.read_table(out / "analysis" / "analyzed.parquet",
-                             columns=["problem_id", "dataset", "correct", "num_tokens"]).to_pylist()
+        rows = pq.read_table(out / "analysis" / "analyzed.parquet", columns=list(ROW_KEYS)).to_pylist()
         comparison = compare(baseline, rows, resamples=config.bootstrap_samples)
         atomic_write_text(out / COMPARISON_FILE, json.dumps(comparison, indent=2))
         table += "\n" + comparison_markdown(comparison, name, "baseline")

@@ -79,7 +79,10 @@ def training_rows(rows: list[dict], loss: str) -> list[dict]:
     return rows
 
 
-def trl_arguments(config: TrainConfig, output_dir: str, deepspeed: dict | None, report_dir: str) -> tuple[str, dict]:
+TRL_CONFIG = {"sft": "SFTConfig", "simpo": "CPOConfig", "dpo": "DPOConfig", "rpo": "DPOConfig"}
+
+
+def trl_arguments(config: TrainConfig, output_dir: str, deepspeed: dict | None) -> tuple[str, dict]:
     """(TRL config class name, its keyword arguments) for the chosen loss."""
     common = {
         "output_dir": output_dir,
@@ -107,11 +110,11 @@ def trl_arguments(config: TrainConfig, output_dir: str, deepspeed: dict | None, 
         "ddp_find_unused_parameters": False,
     }
     if config.loss == "sft":
-        return "SFTConfig", {**common, "completion_only_loss": True}
+        return TRL_CONFIG["sft"], {**common, "completion_only_loss": True}
     if config.loss == "simpo":
-        return "CPOConfig", {**common, "loss_type": "simpo", "cpo_alpha": 0.0, "beta": config.effective_beta,
+        return TRL_CONFIG["simpo"], {**common, "loss_type": "simpo", "cpo_alpha": 0.0, "beta": config.effective_beta,
                              "simpo_gamma": config.simpo_gamma}
     dpo = {**common, "beta": config.effective_beta, "precompute_ref_log_probs": config.precompute_ref_log_probs}
     if config.loss == "dpo":
-        return "DPOConfig", {**dpo, "loss_type": ["sigmoid"]}
-    return "DPOConfig", {**dpo, "loss_type": ["sigmoid", "sft"], "loss_weights": [1.0, config.rpo_alpha]}
+        return TRL_CONFIG["dpo"], {**dpo, "loss_type": ["sigmoid"]}
+    return TRL_CONFIG["rpo"], {**dpo, "loss_type": ["sigmoid", "sft"], "loss_weights": [1.0, config.rpo_alpha]}

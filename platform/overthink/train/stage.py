@@ -16,8 +16,9 @@ from pathlib import Path
 from overthink.config import content_hash
 from overthink.errors import ConfigError, OverthinkError
 from overthink.runtime.files import atomic_write_text, root_message
+from overthink.runtime.models import require_model_folder
 from overthink.train.config import TrainConfig
-from overthink.train.core import deepspeed_config, load_pairs, pairs_file, training_rows, trl_arguments
+from overthink.train.core import TRL_CONFIG, deepspeed_config, load_pairs, pairs_file, training_rows, trl_arguments
 
 MODEL_DIR = "model"
 SUMMARY_FILE = "train_summary.json"
@@ -37,9 +38,7 @@ class TrainResult:
 def check_model(config: TrainConfig) -> None:
     if not config.model:
         raise ConfigError("no base model: set --model (model) to a Hugging Face folder or hub id")
-    looks_local = config.model.startswith((".", "/", "~")) or os.path.isdir(config.model)
-    if looks_local and not os.path.isfile(os.path.join(os.path.expanduser(config.model), "config.json")):
-        raise ConfigError(f"model={config.model}: not a Hugging Face model folder (no config.json)")
+    require_model_folder(config.model)
 
 
 def fingerprint_of(config: TrainConfig) -> str:
@@ -101,7 +100,7 @@ def run_train(config: TrainConfig) -> TrainResult:
             import mlflow
 
             mlflow.log_params(flatten_params(config.model_dump(mode="json")))
-            mlflow.log_params({"pairs_used": len(rows), "trl.class": trl_arguments(config, "", deepspeed, "")[0]})
+            mlflow.log_params({"pairs_used": len(rows), "trl.class": TRL_CONFIG[config.loss]})
             mlflow.log_metrics({f"data.{k}": v for k, v in lengths.items()})
         result = fit(config, rows, deepspeed, run_name, run_id, tracking_uri(config.mlflow) if run else None)
         with result.checkpoint.as_directory() as folder:
@@ -153,7 +152,7 @@ def fit(config: TrainConfig, rows: list[dict], deepspeed: dict | None, run_name:
 
     init_ray(config.ray)
     scratch = Path(tempfile.gettempdir()) / "overthink-train" / run_name
-    trl_class, trl_args = trl_arguments(config, str(scratch / "hf"), deepspeed, str(scratch / "logs"))
+    trl_class, trl_args = trl_arguments(config, str(scratch / "hf"), deepspeed)
     workers = config.workers
     storage = config.storage_path or str(Path(config.output_dir).resolve() / "ray")
     trainer = TorchTrainer(
