@@ -127,3 +127,26 @@ def test_bad_inputs_fail_before_ray_with_clear_messages(tmp_path, pairs_path, or
     with pytest.raises(OverthinkError):
         train_config(tmp_path, pairs_path, organism_path, "loss=ipo")
     assert not (tmp_path / "train").exists()
+
+
+def test_bad_pairs_files_name_the_file_and_the_problem(tmp_path, pairs_path, organism_path):
+    import pyarrow as pa
+
+    garbage = tmp_path / "garbage.parquet"
+    garbage.write_text("not parquet")
+    with pytest.raises(InputError, match="garbage.parquet: not a readable Parquet file"):
+        run_train(train_config(tmp_path, garbage, organism_path))
+    table = pq.read_table(pairs_path)
+    pq.write_table(table.drop(["rejected"]), tmp_path / "norejected.parquet")
+    with pytest.raises(InputError, match=r"norejected.parquet: missing column\(s\) rejected"):
+        run_train(train_config(tmp_path, tmp_path / "norejected.parquet", organism_path))
+    chosen = table.column("chosen").to_pylist()
+    chosen[0] = ""
+    pq.write_table(table.set_column(table.schema.get_field_index("chosen"), "chosen", pa.array(chosen)),
+                   tmp_path / "empty.parquet")
+    first = table.column("strategy")[0].as_py()
+    with pytest.raises(InputError, match=f"empty.parquet: pair 0 of strategy {first} has an empty chosen"):
+        run_train(train_config(tmp_path, tmp_path / "empty.parquet", organism_path, f"strategy={first}"))
+    with pytest.raises(InputError, match="no pairs of strategy fcs_reflection and kinds short_incorrect"):
+        run_train(train_config(tmp_path, pairs_path, organism_path, "kinds=[short_incorrect]"))
+    assert not (tmp_path / "train").exists()
