@@ -12,7 +12,9 @@ def tables() -> dict[str, str]:
     from overthink.cli import STAGES
     from overthink.config import help_table
 
-    return {name: help_table(stage.config_model(), markdown=True) for name, stage in STAGES.items() if name != "quickstart"}
+    shallow = {"sweep": ("search",), "pipeline": ()}  # their other sections are whole stage configs
+    return {name: help_table(stage.config_model(), markdown=True, expand=shallow.get(name))
+            for name, stage in STAGES.items() if name != "quickstart"}
 
 
 def render(text: str) -> str:

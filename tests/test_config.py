@@ -67,7 +67,24 @@ def test_every_config_field_has_help(stage):
 @pytest.mark.parametrize("path", sorted((REPO / "configs").rglob("*.yaml")), ids=lambda p: p.name)
 def test_shipped_configs_load(path):
     stage = path.relative_to(REPO / "configs").parts[0]
-    load_config(STAGES[stage].config_model(), path)
+    config = load_config(STAGES[stage].config_model(), path)
+    search = getattr(config, "search", None) or getattr(config, "sweep", None)
+    if search is not None:
+        from overthink.sweep.select import tune_space
+
+        assert tune_space(search.space)  # every distribution in the space is well-formed
+    train = getattr(config, "train", None)
+    if train is not None and train.workers.use_gpu:  # the real-run recipes (DESIGN.md §3)
+        workers = train.workers
+        assert train.loss == "simpo" and train.deepspeed == "zero3" and train.bf16 and train.gradient_checkpointing
+        assert workers.num_workers * train.per_device_batch_size * train.gradient_accumulation_steps == 128
+        evaluate = config.evaluate.sample
+        engine = evaluate.engine
+        assert engine.max_model_len >= evaluate.sampling.max_tokens + 1024  # room for the prompt
+        if stage == "pipeline":
+            assert config.sample.sampling.n == 10 and config.sample.sampling.temperature == 1.0
+            assert [p.name for p in config.sample.problems] == ["prm12k"]
+            assert [p.name for p in evaluate.problems] == ["math500", "gsm8k", "asdiv", "aime2024", "gpqa_diamond"]
 
 
 @pytest.mark.parametrize("args", [["--help"], *[[stage, "--help"] for stage in sorted(STAGES)]])

@@ -6,6 +6,7 @@ import argparse
 import importlib
 import json
 import sys
+import time
 from dataclasses import dataclass
 from typing import Callable
 
@@ -34,6 +35,13 @@ def _analyze_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-ray", action="store_true", help="Analyze in this process instead of on Ray Data.")
 
 
+def add_flags(parser: argparse.ArgumentParser, flags: list[tuple[str, str, str]]) -> None:
+    """Path-like flags (name, metavar, help), then the common --config/--set/--print-config."""
+    for flag, metavar, help_text in flags:
+        parser.add_argument(flag, metavar=metavar, help=help_text)
+    _common_arguments(parser)
+
+
 def _common_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", metavar="FILE", help="YAML config; keys as listed below.")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
@@ -55,6 +63,12 @@ def analyze_config_from_args(args: argparse.Namespace):
     from overthink.analyze.config import AnalyzeConfig
 
     return config_from_args(AnalyzeConfig, args, {"input": "input.path", "output": "output_dir"})
+
+
+def stage_config(args: argparse.Namespace, flags: dict[str, str]):
+    """The stage's config from the command line, or None when --print-config printed it."""
+    config = config_from_args(STAGES[args.stage].config_model(), args, flags)
+    return None if _printed(config, args) else config
 
 
 def _printed(config, args: argparse.Namespace) -> bool:
@@ -95,11 +109,10 @@ def _sample_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_sample(args: argparse.Namespace) -> int:
-    from overthink.sample.config import SampleConfig
     from overthink.sample.stage import run_sample
 
-    config = config_from_args(SampleConfig, args, {"output": "output_dir", "model": "engine.model"})
-    if _printed(config, args):
+    config = stage_config(args, {"output": "output_dir", "model": "engine.model"})
+    if config is None:
         return 0
     result = run_sample(config)
     m = result.metrics
@@ -138,11 +151,10 @@ def _pairs_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_pairs(args: argparse.Namespace) -> int:
-    from overthink.pairs.config import PairsConfig
     from overthink.pairs.stage import run_pairs, summary_markdown
 
-    config = config_from_args(PairsConfig, args, {"input": "input", "output": "output_dir", "strategies": "strategies"})
-    if _printed(config, args):
+    config = stage_config(args, {"input": "input", "output": "output_dir", "strategies": "strategies"})
+    if config is None:
         return 0
     result = run_pairs(config, use_ray=not args.no_ray)
     print(summary_markdown(result.summary), end="")
@@ -163,13 +175,12 @@ def _train_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_train(args: argparse.Namespace) -> int:
-    from overthink.train.config import TrainConfig
     from overthink.train.stage import run_train
 
-    config = config_from_args(TrainConfig, args, {"pairs": "pairs", "model": "model", "output": "output_dir", "loss": "loss",
-                                                  "strategy": "strategy", "deepspeed": "deepspeed",
-                                                  "workers": "workers.num_workers"})
-    if _printed(config, args):
+    config = stage_config(args, {"pairs": "pairs", "model": "model", "output": "output_dir", "loss": "loss",
+                                "strategy": "strategy", "deepspeed": "deepspeed",
+                                "workers": "workers.num_workers"})
+    if config is None:
         return 0
     result = run_train(config)
     metrics = result.summary["metrics"]
@@ -181,20 +192,18 @@ def _run_train(args: argparse.Namespace) -> int:
 
 
 def _evaluate_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", metavar="PATH_OR_URI", help="Checkpoint folder, `organism` or MLflow model URI (model).")
-    parser.add_argument("--output", metavar="DIR", help="Output folder (output_dir).")
-    parser.add_argument("--baseline", metavar="DIR", help="Earlier evaluate output to compare against (baseline).")
-    parser.add_argument("--name", metavar="NAME", help="Model name in tables (name).")
-    _common_arguments(parser)
+    add_flags(parser, [("--model", "PATH_OR_URI", "Checkpoint folder, `organism` or MLflow model URI (model)."),
+                       ("--output", "DIR", "Output folder (output_dir)."),
+                       ("--baseline", "DIR", "Earlier evaluate output to compare against (baseline)."),
+                       ("--name", "NAME", "Model name in tables (name).")])
 
 
 def _run_evaluate(args: argparse.Namespace) -> int:
-    from overthink.evaluate.config import EvaluateConfig
     from overthink.evaluate.stage import run_evaluate
 
-    config = config_from_args(EvaluateConfig, args, {"model": "model", "output": "output_dir", "baseline": "baseline",
-                                                     "name": "name"})
-    if _printed(config, args):
+    config = stage_config(args, {"model": "model", "output": "output_dir", "baseline": "baseline",
+                                "name": "name"})
+    if config is None:
         return 0
     result = run_evaluate(config)
     print(result.table, end="")
@@ -202,6 +211,50 @@ def _run_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sweep_arguments(parser: argparse.ArgumentParser) -> None:
+    add_flags(parser, [("--pairs", "PATH", "pairs.parquet or its folder (pairs)."),
+                       ("--model", "PATH_OR_ID", "Base model folder, hub id or `organism` (model)."),
+                       ("--output", "DIR", "Output folder (output_dir)."),
+                       ("--baseline", "DIR", "The base model's evaluate output on the dev set (baseline).")])
+
+
+def _run_sweep(args: argparse.Namespace) -> int:
+    from overthink.sweep.stage import run_sweep
+
+    config = stage_config(args, {"pairs": "pairs", "model": "model", "output": "output_dir",
+                                "baseline": "baseline"})
+    if config is None:
+        return 0
+    result = run_sweep(config)
+    print(result.table, end="")
+    if result.registered:
+        print(f"Champion registered as {result.registered}: evaluate or serve it by that URI.")
+    print(f"Wrote {result.output_dir / 'summary.md'} and {result.output_dir / 'pareto.png'}")
+    return 0
+
+def _pipeline_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", metavar="PATH_OR_ID", help="Model to sample and improve (model).")
+    parser.add_argument("--output", metavar="DIR", help="Output folder (output_dir).")
+    parser.add_argument("--from", dest="start", metavar="STAGE",
+                        help="Recompute from this stage on: sample, analyze, pairs, train (or sweep), evaluate, register.")
+    _common_arguments(parser)
+
+
+def _run_pipeline(args: argparse.Namespace) -> int:
+    from overthink.pipeline.stage import run_pipeline
+    from overthink.runtime.tracking import ui_command
+
+    config = stage_config(args, {"model": "model", "output": "output_dir"})
+    if config is None:
+        return 0
+    started = time.perf_counter()
+    result = run_pipeline(config, start=args.start)
+    print(f"\n=== result ({time.perf_counter() - started:.0f} s) " + "=" * 50)
+    print(result.table, end="")
+    print(f"Wrote {result.output_dir / 'result.md'}")
+    if config.mlflow.enabled and ui_command(config.mlflow):
+        print(f"Open the MLflow UI: {ui_command(config.mlflow)}")
+    return 0
 
 
 STAGES = {
@@ -217,6 +270,10 @@ STAGES = {
               _train_arguments, _run_train, lazy_config("overthink.train.config", "TrainConfig")),
         Stage("evaluate", "Evaluate a checkpoint on benchmark sets (sample + analyze) against a baseline, in the paper's table layout.",
               _evaluate_arguments, _run_evaluate, lazy_config("overthink.evaluate.config", "EvaluateConfig")),
+        Stage("sweep", "Ray Tune over pair strategy, loss, β, γ and learning rate: train + evaluate per trial, Pareto front, champion registered.",
+              _sweep_arguments, _run_sweep, lazy_config("overthink.sweep.config", "SweepConfig")),
+        Stage("pipeline", "Problems -> sample -> analyze -> pairs -> train or sweep -> evaluate -> register, from one config.",
+              _pipeline_arguments, _run_pipeline, lazy_config("overthink.pipeline.config", "PipelineConfig")),
         Stage("organism", "Build the model organism of overthinking: a tiny Qwen2 trained on o1-style responses.",
               _organism_arguments, _run_organism, lazy_config("overthink.organism.config", "OrganismConfig")),
         Stage("quickstart", "Build the model organism, sample it with vLLM on local Ray, analyze the samples (README's first command).",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 from typing import Any, Iterator, TypeVar
 
@@ -133,19 +134,25 @@ def iter_fields(model: type[BaseModel], prefix: str = "") -> Iterator[tuple[str,
 
 def type_name(annotation: Any) -> str:
     text = getattr(annotation, "__name__", None) if isinstance(annotation, type) else None
-    return text or str(annotation).replace("typing.", "")
+    return text or re.sub(r"\b(?:\w+\.)+(\w+)", r"\1", str(annotation))  # typing.X, pkg.mod.Class -> X, Class
 
 
-def help_table(model: type[BaseModel], markdown: bool = False) -> str:
-    """Every config key with its type, default and help: for `--help` and the README."""
+def help_table(model: type[BaseModel], markdown: bool = False, expand: tuple[str, ...] | None = None) -> str:
+    """Every config key with its type, default and help: for `--help` and the README. With
+    `expand`, only those top-level sections are listed key by key; the others are one row each
+    (the pipeline's sections are whole stage configs, documented with their stages)."""
     rows = []
     for key, annotation, help_text, default in iter_fields(model):
-        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        section = isinstance(annotation, type) and issubclass(annotation, BaseModel)
+        top = key.split(".")[0]
+        if expand is not None and "." in key and top not in expand:
             continue
-        rows.append((key, type_name(annotation), json.dumps(default), help_text))
+        if section and (expand is None or top in expand):
+            continue
+        rows.append((key, "section" if section else type_name(annotation), "" if section else json.dumps(default), help_text))
     if markdown:
         out = ["| key | type | default | meaning |", "|---|---|---|---|"]
-        out += [f"| `{k}` | {t.replace('|', 'or')} | `{d}` | {h} |" for k, t, d, h in rows]
+        out += [f"| `{k}` | {t.replace('|', 'or')} | {f'`{d}`' if d else ''} | {h} |" for k, t, d, h in rows]
         return "\n".join(out)
     width = max(len(k) for k, *_ in rows)
     return "\n".join(f"  {k:<{width}}  {h} [default: {d}]" for k, t, d, h in rows)

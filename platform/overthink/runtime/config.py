@@ -28,3 +28,5 @@ class MlflowConfig(Section):
     experiment: str = Field("overthink", description="MLflow experiment name.")
     run_name: str | None = Field(None, description="MLflow run name; null = generated from stage and time.")
     enabled: bool = Field(True, description="Log to MLflow at all.")
+    parent_run_id: str | None = Field(
+        None, description="Nest this stage's run under that MLflow run (the sweep and the pipeline set it).")

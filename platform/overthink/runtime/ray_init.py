@@ -13,10 +13,10 @@ def init_ray(config: RayConfig):
     import ray
 
     os.environ.setdefault("RAY_TRAIN_ENABLE_PRINT_PATCH", "0")
-    if ray.is_initialized():
-        return ray
     address = config.address or os.environ.get("RAY_ADDRESS")
-    if address:
+    if ray.is_initialized():
+        pass  # inside a Ray worker (a sweep trial) or a second stage in one process: Data settings still apply
+    elif address:
         ray.init(address=address, log_to_driver=True)
     else:
         ray.init(address="local", num_cpus=config.num_cpus or os.cpu_count(), include_dashboard=False,

@@ -11,6 +11,7 @@ from pathlib import Path
 from overthink.runtime.config import MlflowConfig
 
 LOCAL_DIR = Path("mlflow")
+PARENT_TAG = "mlflow.parentRunId"
 
 
 def tracking_uri(config: MlflowConfig) -> str:
@@ -44,11 +45,53 @@ def mlflow_run(config: MlflowConfig, stage: str, tags: dict | None = None):
     mlflow.set_tracking_uri(uri)
     experiment_id = ensure_experiment(mlflow, config.experiment, uri)
     name = config.run_name or f"{stage}-{datetime.now():%Y%m%d-%H%M%S}"
-    with mlflow.start_run(experiment_id=experiment_id, run_name=name, tags={"overthink.stage": stage, **(tags or {})}) as run:
+    with mlflow.start_run(experiment_id=experiment_id, run_name=name, tags=run_tags(config, stage, tags)) as run:
         yield run
     print(f"MLflow run {run.info.run_id} ({name}) in experiment '{config.experiment}' at {uri}")
-    if uri.startswith("sqlite:///"):
-        print(f"Open the UI: mlflow ui --backend-store-uri {uri}")
+    if ui_command(config):
+        print(f"Open the UI: {ui_command(config)}")
+
+
+def run_tags(config: MlflowConfig, stage: str, tags: dict | None) -> dict:
+    out = {"overthink.stage": stage, **(tags or {})}
+    if config.parent_run_id:
+        out[PARENT_TAG] = config.parent_run_id  # what the UI nests by (start_run(nested=True) sets the same)
+    return out
+
+
+def open_run(config: MlflowConfig, stage: str, name: str, tags: dict | None = None):
+    """A run that is not the process's active run: (client, run_id), or None when disabled. For
+    runs that outlive one `with` block or span processes (a sweep, its trials, the pipeline); the
+    caller ends it with `client.set_terminated(run_id, status)`."""
+    if not config.enabled:
+        return None
+    import mlflow
+
+    uri = tracking_uri(config)
+    mlflow.set_tracking_uri(uri)
+    experiment_id = ensure_experiment(mlflow, config.experiment, uri)
+    client = mlflow.MlflowClient(uri)
+    run = client.create_run(experiment_id, run_name=name, tags=run_tags(config, stage, tags))
+    return client, run.info.run_id
+
+
+def register_model(model_uri: str, name: str, alias: str, tags: dict | None = None) -> str:
+    """A new version of registered model `name` from `model_uri`, pointed to by `alias`; returns
+    `models:/name@alias`."""
+    import mlflow
+
+    version = mlflow.register_model(model_uri, name, tags=tags)
+    mlflow.MlflowClient().set_registered_model_alias(name, alias, version.version)
+    return f"models:/{name}@{alias}"
+
+
+def ui_command(config: MlflowConfig) -> str | None:
+    import sys
+
+    uri = tracking_uri(config)
+    beside = Path(sys.executable).parent / "mlflow"  # the venv's mlflow, usable without activating it
+    program = str(beside) if beside.exists() else "mlflow"
+    return f"{program} ui --backend-store-uri {uri}" if uri.startswith("sqlite:///") else None
 
 
 def flatten_params(data: dict, prefix: str = "") -> dict[str, str]:

@@ -84,7 +84,8 @@ def consolidate(parts: Path, problems, n: int, target: Path) -> pa.Table:
                 rows.append(row)
     rows.sort(key=lambda r: (order[r["problem_id"]], r["sample_index"]))
     table = pa.Table.from_pylist(rows, schema=SAMPLES)
-    atomic_write_table(target, table)
+    if not (target.is_file() and pq.read_table(target, schema=SAMPLES).equals(table)):
+        atomic_write_table(target, table)  # an unchanged file keeps its mtime: later stages reuse their outputs
     return table
 
 

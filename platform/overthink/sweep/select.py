@@ -10,9 +10,10 @@ from overthink.errors import ConfigError
 DISTRIBUTIONS = ("grid", "choice", "uniform", "loguniform", "randint")
 
 
-def tune_space(space: dict[str, Any]) -> dict[str, Any]:
+def tune_space(space: dict[str, Any], grid: bool = True) -> dict[str, Any]:
     """YAML `{key: {grid: [...]}}`, `{choice: [...]}`, `{uniform: [lo, hi]}`, `{loguniform: [lo, hi]}`,
-    `{randint: [lo, hi]}` or a plain value -> Ray Tune's param_space."""
+    `{randint: [lo, hi]}` or a plain value -> Ray Tune's param_space. `grid=False` (random search)
+    draws grid lists like choices."""
     from ray import tune
 
     out = {}
@@ -26,7 +27,7 @@ def tune_space(space: dict[str, Any]) -> dict[str, Any]:
         if kind in ("grid", "choice"):
             if not isinstance(values, list) or not values:
                 raise ConfigError(f"search space key {key!r}: {kind} needs a non-empty list")
-            out[key] = tune.grid_search(values) if kind == "grid" else tune.choice(values)
+            out[key] = tune.grid_search(values) if kind == "grid" and grid else tune.choice(values)
             continue
         if not (isinstance(values, list) and len(values) == 2 and values[0] < values[1]):
             raise ConfigError(f"search space key {key!r}: {kind} needs [low, high] with low < high")

@@ -1,0 +1,1 @@
+"""The pipeline: problems -> sample -> analyze -> pairs -> train or sweep -> evaluate -> register."""

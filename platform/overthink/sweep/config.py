@@ -1,0 +1,61 @@
+"""Config of the sweep stage: a base train config, the search space over its keys, the dev set
+(an evaluate config) and how the winner is chosen and registered."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from overthink.config import Section
+from overthink.evaluate.config import EvaluateConfig
+from overthink.runtime.config import MlflowConfig, RayConfig
+from overthink.train.config import TrainConfig
+
+
+class SearchConfig(Section):
+    space: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Train-config keys to search (dotted, e.g. loss, strategy, beta, simpo_gamma, learning_rate), each "
+        "{grid: [...]}, {choice: [...]}, {uniform: [lo, hi]}, {loguniform: [lo, hi]}, {randint: [lo, hi]} or a fixed value.")
+    algorithm: Literal["grid", "random"] = Field(
+        "grid", description="grid: every grid point (× num_samples draws of the other distributions); random: num_samples draws.")
+    num_samples: int = Field(1, ge=1, description="Tune's num_samples: repeats of the grid, or the number of random draws.")
+    max_concurrent_trials: int = Field(1, ge=1, description="Trials running at once (each runs its own Ray Train workers).")
+    trial_cpus: float = Field(
+        0.01, gt=0, description="CPUs the trial's driver reserves (it only waits on its Ray Train workers and vLLM engine).")
+    time_budget_s: float | None = Field(None, gt=0, description="Stop starting trials after this many seconds; null = none.")
+    tolerance: float = Field(
+        0.02, ge=0, le=1, description="The champion's accuracy may fall at most this much (a fraction) below the base model's.")
+
+
+class SweepConfig(Section):
+    pairs: str | None = Field(None, description="pairs.parquet (holding every strategy the space names).")
+    model: str | None = Field(None, description="Base model every trial starts from: a HF folder, hub id or `organism`.")
+    output_dir: str | None = Field(None, description="Folder for base/, trials/<id>/{train,evaluate}, summary.md and the Pareto plot.")
+    baseline: str | None = Field(
+        None, description="The base model's `overthink evaluate` output on the dev set; null = evaluate the base model first.")
+    train: TrainConfig = Field(default_factory=TrainConfig,
+                               description="Base train config of every trial; pairs, model and output_dir are set by sweep.")
+    evaluate: EvaluateConfig = Field(default_factory=EvaluateConfig,
+                                     description="The dev set and how to sample and analyze it; model and output_dir are set by sweep.")
+    search: SearchConfig = Field(default_factory=SearchConfig, description="Search space and Tune settings.")
+    register_as: str | None = Field(
+        "overthink", description="Registered model name in MLflow for the champion (alias `champion`); null = do not register.")
+    ray: RayConfig = Field(default_factory=RayConfig, description="Ray runtime.")
+    mlflow: MlflowConfig = Field(default_factory=MlflowConfig, description="MLflow tracking.")
+
+    @model_validator(mode="after")
+    def _space_keys(self):
+        if not self.search.space:
+            raise ValueError("search.space: give at least one train key to search, e.g. {loss: {grid: [simpo, dpo]}}")
+        for key in self.search.space:
+            node: Any = TrainConfig
+            for part in key.split("."):
+                fields = getattr(node, "model_fields", {})
+                if part not in fields:
+                    raise ValueError(f"search.space: {key!r} is not a train config key")
+                node = fields[part].annotation
+            if key in ("pairs", "model", "output_dir", "ray", "mlflow") or key.startswith(("ray.", "mlflow.")):
+                raise ValueError(f"search.space: {key!r} is set by the sweep, not searched")
+        return self
