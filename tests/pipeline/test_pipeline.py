@@ -69,3 +69,11 @@ def test_from_stage_clears_that_stage_and_later_ones_only(tmp_path):
     assert list(tmp_path.iterdir()) == []
     with pytest.raises(ConfigError, match="--from 'pair': give one of sample, analyze, pairs, train, evaluate, register"):
         clear_from(tmp_path, "pair")
+
+
+def test_missing_problem_sets_are_named_before_anything_runs(tmp_path):
+    with pytest.raises(ConfigError, match=r"no problems: set sample.problems"):
+        run_pipeline(pipeline_config(tmp_path, "sample.problems=[]"))
+    with pytest.raises(ConfigError, match=r"no problems: set evaluate.sample.problems"):
+        run_pipeline(pipeline_config(tmp_path, "evaluate.sample.problems=[]"))
+    assert not (tmp_path / "run").exists()

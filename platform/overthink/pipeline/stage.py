@@ -58,6 +58,9 @@ def run_pipeline(config: PipelineConfig, start: str | None = None) -> PipelineRe
     from overthink.runtime.tracking import open_run, tracking_uri
     from overthink.sample.stage import resolve_model
 
+    for key, problems in (("sample.problems", config.sample.problems), ("evaluate.sample.problems", config.evaluate.sample.problems)):
+        if not problems:
+            raise ConfigError(f"no problems: set {key} (start from configs/pipeline/organism.yaml)")
     out = Path(config.output_dir).resolve()
     if start:
         clear_from(out, start)

@@ -13,18 +13,28 @@ from overthink.runtime.config import MlflowConfig, RayConfig
 from overthink.train.config import TrainConfig
 
 
+class PlateauConfig(Section):
+    top: int = Field(3, ge=2, description="How many of the best trials to watch.")
+    std: float = Field(1.0, gt=0, description="Stop when their objective's standard deviation (token-reduction points) falls below this.")
+    patience: int = Field(2, ge=0, description="Trials to wait after the plateau is reached.")
+
+
 class SearchConfig(Section):
     space: dict[str, Any] = Field(
         default_factory=dict,
         description="Train-config keys to search (dotted, e.g. loss, strategy, beta, simpo_gamma, learning_rate), each "
         "{grid: [...]}, {choice: [...]}, {uniform: [lo, hi]}, {loguniform: [lo, hi]}, {randint: [lo, hi]} or a fixed value.")
-    algorithm: Literal["grid", "random"] = Field(
-        "grid", description="grid: every grid point (× num_samples draws of the other distributions); random: num_samples draws.")
+    algorithm: Literal["grid", "random", "optuna"] = Field(
+        "grid", description="grid: every grid point (× num_samples draws of the other distributions); random: num_samples "
+        "draws; optuna: num_samples trials chosen by Optuna's TPE from the results so far (grid lists become choices).")
+    seed: int = Field(0, description="Seed of random draws and of Optuna's sampler.")
     num_samples: int = Field(1, ge=1, description="Tune's num_samples: repeats of the grid, or the number of random draws.")
     max_concurrent_trials: int = Field(1, ge=1, description="Trials running at once (each runs its own Ray Train workers).")
     trial_cpus: float = Field(
         0.01, gt=0, description="CPUs the trial's driver reserves (it only waits on its Ray Train workers and vLLM engine).")
     time_budget_s: float | None = Field(None, gt=0, description="Stop starting trials after this many seconds; null = none.")
+    plateau: PlateauConfig | None = Field(
+        None, description="Early stop: end the sweep once the best trials' objective stops moving (Tune's ExperimentPlateauStopper).")
     tolerance: float = Field(
         0.02, ge=0, le=1, description="The champion's accuracy may fall at most this much (a fraction) below the base model's.")
 

@@ -38,6 +38,31 @@ def tune_space(space: dict[str, Any], grid: bool = True) -> dict[str, Any]:
     return out
 
 
+def tune_settings(search) -> tuple[dict[str, Any], Any, Any]:
+    """(param_space, TuneConfig, stopper or None) for a SearchConfig; trials report `objective` (max)."""
+    from ray import tune
+
+    space = tune_space(search.space, grid=search.algorithm == "grid")
+    search_alg = None  # grid: Tune's default generator
+    if search.algorithm == "optuna":
+        from ray.tune.search.optuna import OptunaSearch
+
+        search_alg = OptunaSearch(seed=search.seed)
+    elif search.algorithm == "random":
+        from ray.tune.search import BasicVariantGenerator
+
+        search_alg = BasicVariantGenerator(random_state=search.seed)
+    config = tune.TuneConfig(metric="objective", mode="max", num_samples=search.num_samples, search_alg=search_alg,
+                             max_concurrent_trials=search.max_concurrent_trials, time_budget_s=search.time_budget_s)
+    stopper = None
+    if search.plateau:
+        from ray.tune.stopper import ExperimentPlateauStopper
+
+        stopper = ExperimentPlateauStopper("objective", std=search.plateau.std, top=search.plateau.top, mode="max",
+                                           patience=search.plateau.patience)
+    return space, config, stopper
+
+
 def dominates(a: dict, b: dict) -> bool:
     """a is at least as accurate and as short as b, and better in one."""
     return (a["accuracy"] >= b["accuracy"] and a["mean_tokens"] <= b["mean_tokens"]

@@ -18,7 +18,7 @@ from overthink.runtime.files import atomic_write_text, root_message
 from overthink.runtime.models import require_model_folder
 from overthink.sweep.config import SweepConfig
 from overthink.sweep.report import pareto_plot, summary_markdown
-from overthink.sweep.select import champion, pareto_front, tune_space
+from overthink.sweep.select import champion, pareto_front, tune_settings
 from overthink.sweep.trial import TRIAL_FILE, make_trainable, trial_key, trial_name, trial_train_config
 
 SUMMARY_FILE = "summary.md"
@@ -135,13 +135,12 @@ def run_tune(config: SweepConfig, base: dict, base_dir: str, parent_run_id: str 
 
     search = config.search
     trainable = make_trainable(config.model_dump(mode="json"), base, base_dir, config.output_dir, parent_run_id)
+    space, tune_config, stopper = tune_settings(search)
     tuner = tune.Tuner(
         tune.with_resources(trainable, tune.PlacementGroupFactory([{"CPU": search.trial_cpus}])),
-        param_space=tune_space(search.space, grid=search.algorithm == "grid"),
-        tune_config=tune.TuneConfig(metric="objective", mode="max", num_samples=search.num_samples,
-                                    max_concurrent_trials=search.max_concurrent_trials, time_budget_s=search.time_budget_s),
+        param_space=space, tune_config=tune_config,
         run_config=tune.RunConfig(name=f"sweep-{time.strftime('%Y%m%d-%H%M%S')}", storage_path=str(Path(config.output_dir) / "tune"),
-                                  failure_config=tune.FailureConfig(max_failures=0)),
+                                  failure_config=tune.FailureConfig(max_failures=0), stop=stopper),
     )
     try:
         return tuner.fit()
