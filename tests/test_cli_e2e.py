@@ -157,3 +157,29 @@ def test_ray_job_submit_trains_with_ray_train(tmp_path, ray_head, organism_path)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-1000:]
     assert "Trained simpo on" in result.stdout, result.stdout[-3000:]
     assert (out / "model" / "model.safetensors").exists() and (out / "_SUCCESS").exists()
+
+
+def test_ray_job_submit_sweeps_with_ray_tune(tmp_path, ray_head, organism_path):
+    """The sweep as a Ray job: Tune's trials (each a Ray Train run + a vLLM evaluation) run on the
+    head the job joined; the champion lands in the job's MLflow registry."""
+    from overthink.organism.samples import corpus_pairs
+
+    pairs = corpus_pairs(organism_path, tmp_path / "data", problems=16, per_problem=4)
+    out, tracking = tmp_path / "job-sweep", f"sqlite:///{tmp_path / 'job-mlflow.db'}"
+    runtime_env = {"env_vars": {"MLFLOW_TRACKING_URI": tracking, "RAY_TRAIN_ENABLE_PRINT_PATCH": "0"},
+                   "excludes": [".venv", "mlflow", "out", ".git"]}
+    result = run([str(BIN / "ray"), "job", "submit", "--address", ray_head, "--working-dir", str(REPO),
+                  "--runtime-env-json", json.dumps(runtime_env), "--",
+                  "python", "jobs/sweep.py", "--pairs", pairs, "--model", organism_path, "--output", str(out),
+                  "--set", "search.space={loss: {grid: [simpo]}}", "--set", "search.tolerance=1.0",
+                  "--set", "train.max_steps=2", "--set", "train.per_device_batch_size=2", "--set", "train.max_length=512",
+                  "--set", "train.workers.cpus_per_worker=0.9", "--set", "register_as=job-sweep",
+                  "--set", "evaluate.sample.problems=[{name: organism, limit: 2}]", "--set", "evaluate.sample.sampling.n=1",
+                  "--set", "evaluate.sample.sampling.max_tokens=32"], cwd=tmp_path)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-1000:]
+    assert "Champion registered as models:/job-sweep@champion" in result.stdout, result.stdout[-3000:]
+    assert (out / "summary.md").exists() and (out / "pareto.png").exists()
+    import mlflow
+
+    version = mlflow.MlflowClient(tracking).get_model_version_by_alias("job-sweep", "champion")
+    assert json.loads((out / "summary.json").read_text())["champion"]["train_run_id"] == version.run_id
