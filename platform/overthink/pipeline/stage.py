@@ -18,7 +18,6 @@ from overthink.pipeline.config import STAGE_ORDER, PipelineConfig
 from overthink.runtime.files import atomic_write_text
 
 RESULT_FILE = "result.md"
-CHAMPION_ALIAS = "champion"
 
 
 @dataclass
@@ -120,17 +119,17 @@ def run_stages(config: PipelineConfig, out: Path, model_path: str, model_name: s
     base = run_evaluate(with_common(config.evaluate, common, model=config.model, name="base",
                                     output_dir=str(out / "evaluate" / "base"), baseline=None))
     if config.sweep is not None:
-        return sweep_and_pick(config, out, pairs.path, base, common)
-    return train_and_evaluate(config, out, pairs.path, base, common)
+        return sweep_and_pick(config, out, model_path, pairs.path, base, common)
+    return train_and_evaluate(config, out, model_path, pairs.path, base, common)
 
 
-def train_and_evaluate(config: PipelineConfig, out: Path, pairs: Path, base, common: dict) -> PipelineResult:
+def train_and_evaluate(config: PipelineConfig, out: Path, model_path: str, pairs: Path, base, common: dict) -> PipelineResult:
     from overthink.evaluate.stage import run_evaluate
     from overthink.runtime.tracking import register_model
     from overthink.train.stage import run_train
 
     banner("train")
-    trained = run_train(with_common(config.train, common, pairs=str(pairs), model=base_model(config), output_dir=str(out / "train")))
+    trained = run_train(with_common(config.train, common, pairs=str(pairs), model=model_path, output_dir=str(out / "train")))
     banner("evaluate: trained model")
     name = f"{config.train.loss}-{config.train.strategy or 'pairs'}"
     final = run_evaluate(with_common(config.evaluate, common, model=str(trained.model_dir), name=name,
@@ -138,20 +137,20 @@ def train_and_evaluate(config: PipelineConfig, out: Path, pairs: Path, base, com
     registered = None
     if config.register_as and trained.summary.get("mlflow_model_uri"):
         banner("register")
-        registered = register_model(trained.summary["mlflow_model_uri"], config.register_as, CHAMPION_ALIAS,
+        registered = register_model(trained.summary["mlflow_model_uri"], config.register_as,
                                     tags={"overthink.pipeline": str(out)})
         print(f"registered {registered}")
     table = result_table(base.metrics, final.metrics, final.comparison, name, registered)
     return PipelineResult(out, base.metrics["overall"], final.metrics["overall"], final.comparison, registered, None, table)
 
 
-def sweep_and_pick(config: PipelineConfig, out: Path, pairs: Path, base, common: dict) -> PipelineResult:
+def sweep_and_pick(config: PipelineConfig, out: Path, model_path: str, pairs: Path, base, common: dict) -> PipelineResult:
     from overthink.sweep.config import SweepConfig
     from overthink.sweep.stage import run_sweep
 
     banner("sweep")
     sweep = SweepConfig.model_validate({
-        "pairs": str(pairs), "model": base_model(config), "output_dir": str(out / "sweep"),
+        "pairs": str(pairs), "model": model_path, "output_dir": str(out / "sweep"),
         "baseline": str(out / "evaluate" / "base"), "train": config.train.model_dump(mode="json"),
         "evaluate": config.evaluate.model_dump(mode="json"), "search": config.sweep.model_dump(mode="json"),
         "register_as": config.register_as, **common})
@@ -167,11 +166,6 @@ def sweep_and_pick(config: PipelineConfig, out: Path, pairs: Path, base, common:
     return PipelineResult(out, base.metrics["overall"], final["overall"], comparison, result.registered, None,
                           result.table + "\n" + table)
 
-
-def base_model(config: PipelineConfig) -> str:
-    from overthink.sample.stage import resolve_model
-
-    return resolve_model(config.model)[0]
 
 
 def result_table(base: dict, final: dict, comparison: dict | None, name: str, registered: str | None) -> str:

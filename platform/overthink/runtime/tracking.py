@@ -75,7 +75,21 @@ def open_run(config: MlflowConfig, stage: str, name: str, tags: dict | None = No
     return client, run.info.run_id
 
 
-def register_model(model_uri: str, name: str, alias: str, tags: dict | None = None) -> str:
+def log_batch(client, run_id: str, params: dict | None = None, metrics: dict | None = None) -> None:
+    """Params and scalar metrics onto a run that is not the active one (see open_run)."""
+    import time
+
+    from mlflow.entities import Metric, Param
+
+    now = int(time.time() * 1000)
+    client.log_batch(run_id, params=[Param(k, str(v)) for k, v in (params or {}).items()],
+                     metrics=[Metric(k, float(v), now, 0) for k, v in (metrics or {}).items()])
+
+
+CHAMPION_ALIAS = "champion"
+
+
+def register_model(model_uri: str, name: str, alias: str = CHAMPION_ALIAS, tags: dict | None = None) -> str:
     """A new version of registered model `name` from `model_uri`, pointed to by `alias`; returns
     `models:/name@alias`."""
     import mlflow

@@ -23,7 +23,6 @@ from overthink.sweep.trial import TRIAL_FILE, make_trainable, trial_key, trial_n
 
 SUMMARY_FILE = "summary.md"
 PLOT_FILE = "pareto.png"
-CHAMPION_ALIAS = "champion"
 
 
 @dataclass
@@ -164,7 +163,7 @@ def collect(grid, root: Path, space_keys: list[str]) -> list[dict]:
 
 def run_sweep(config: SweepConfig) -> SweepResult:
     from overthink.runtime.ray_init import init_ray
-    from overthink.runtime.tracking import flatten_params, open_run, register_model
+    from overthink.runtime.tracking import flatten_params, log_batch, open_run, register_model
 
     config = resolved(config)
     check_space(config)
@@ -176,10 +175,10 @@ def run_sweep(config: SweepConfig) -> SweepResult:
     client, run_id = opened if opened else (None, None)
     try:
         if client:
-            client.log_batch(run_id, params=[_param(k, v) for k, v in flatten_params({
+            log_batch(client, run_id, params=flatten_params({
                 "space": json.dumps(config.search.space), "algorithm": config.search.algorithm,
                 "num_samples": config.search.num_samples, "tolerance": config.search.tolerance,
-                "pairs": config.pairs, "model": config.model}).items()])
+                "pairs": config.pairs, "model": config.model}))
         base_dir, base = base_evaluation(config, run_id)
         grid = run_tune(config, base, base_dir, run_id)
         trials = collect(grid, out, list(config.search.space))
@@ -194,12 +193,12 @@ def run_sweep(config: SweepConfig) -> SweepResult:
         pareto_plot(trials, base, front, best, out / PLOT_FILE)
         registered = None
         if best and config.register_as:
-            registered = register_model(best["model_uri"], config.register_as, CHAMPION_ALIAS, tags={
+            registered = register_model(best["model_uri"], config.register_as, tags={
                 "overthink.trial": best["name"], **({"overthink.sweep_run_id": run_id} if run_id else {})})
         if client:
             for name in (SUMMARY_FILE, "summary.json", PLOT_FILE, "config.yaml"):
                 client.log_artifact(run_id, str(out / name))
-            client.log_batch(run_id, metrics=_sweep_metrics(trials, front, best, base))
+            log_batch(client, run_id, metrics=sweep_metrics(trials, front, best, base))
             if best:
                 client.set_tag(run_id, "overthink.champion", best["name"])
             if registered:
@@ -212,20 +211,12 @@ def run_sweep(config: SweepConfig) -> SweepResult:
     return SweepResult(out, base, trials, front, best, registered, run_id, table)
 
 
-def _param(key: str, value: str):
-    from mlflow.entities import Param
 
-    return Param(key, value)
-
-
-def _sweep_metrics(trials: list[dict], front: list[dict], best: dict | None, base: dict) -> list:
-    from mlflow.entities import Metric
-
-    now = int(time.time() * 1000)
+def sweep_metrics(trials: list[dict], front: list[dict], best: dict | None, base: dict) -> dict:
     values = {"trials": len(trials), "trials_failed": sum(1 for t in trials if t.get("error")), "pareto_size": len(front),
               "base.accuracy": base["accuracy"], "base.mean_tokens": base["mean_tokens"]}
     if best:
         values.update({"champion.accuracy": best["accuracy"], "champion.mean_tokens": best["mean_tokens"],
                        "champion.token_reduction_pct": best["token_reduction_pct"],
                        "champion.accuracy_change": best["accuracy_change"]})
-    return [Metric(k, float(v), now, 0) for k, v in values.items()]
+    return values

@@ -65,7 +65,7 @@ def make_trainable(sweep: dict, base: dict, base_dir: str, root: str, parent_run
 
 def train_and_evaluate(config, params: dict, base: dict, base_dir: str, root: Path, parent_run_id: str | None) -> dict:
     from overthink.evaluate.stage import run_evaluate
-    from overthink.runtime.tracking import open_run
+    from overthink.runtime.tracking import log_batch, open_run
     from overthink.train.stage import run_train
 
     key, name = trial_key(params), trial_name(params)
@@ -76,7 +76,7 @@ def train_and_evaluate(config, params: dict, base: dict, base_dir: str, root: Pa
     client, run_id = opened if opened else (None, None)
     try:
         if client:
-            client.log_batch(run_id, params=_params(params))
+            log_batch(client, run_id, params=params)
         train = trial_train_config(config.train.model_dump(mode="json"), params, str(folder / "train"), run_id)
         trained = run_train(train)
         evaluate = config.evaluate.model_validate({
@@ -98,7 +98,7 @@ def train_and_evaluate(config, params: dict, base: dict, base_dir: str, root: Pa
                   "train_run_id": trained.run_id, "evaluate_run_id": evaluated.run_id, "evaluate_dir": str(folder / "evaluate")}
         atomic_write_text(folder / TRIAL_FILE, json.dumps(record, indent=2))
         if client:
-            client.log_batch(run_id, metrics=_metrics(metrics))
+            log_batch(client, run_id, metrics=metrics)
             client.set_tag(run_id, "overthink.model_dir", str(trained.model_dir))
             client.set_terminated(run_id, "FINISHED")
         return {**metrics, "trial_key": key}
@@ -108,17 +108,3 @@ def train_and_evaluate(config, params: dict, base: dict, base_dir: str, root: Pa
             client.set_terminated(run_id, "FAILED")
         raise
 
-
-def _params(params: dict) -> list:
-    from mlflow.entities import Param
-
-    return [Param(key, str(value)) for key, value in params.items()]
-
-
-def _metrics(metrics: dict) -> list:
-    import time
-
-    from mlflow.entities import Metric
-
-    now = int(time.time() * 1000)
-    return [Metric(key, float(value), now, 0) for key, value in metrics.items()]
