@@ -39,9 +39,19 @@ def main() -> None:
             handle.write(json.dumps(row) + "\n")
 
     def run(name: str, use_ray: bool) -> float:
-        config = load_config(AnalyzeConfig, REPO / "configs" / "analyze" / "skythought.yaml", [
-            f"input.path={data}", f"output_dir={work / name}", "mlflow.enabled=false", "report.plots=false",
-            f"distinct.method={args.judge}", f"ray.rows_per_shard={args.rows_per_shard}", "report.bootstrap_samples=200"])
+        config = load_config(
+            AnalyzeConfig,
+            REPO / "configs" / "analyze" / "skythought.yaml",
+            [
+                f"input.path={data}",
+                f"output_dir={work / name}",
+                "mlflow.enabled=false",
+                "report.plots=false",
+                f"distinct.method={args.judge}",
+                f"rows_per_shard={args.rows_per_shard}",
+                "report.bootstrap_samples=200",
+            ],
+        )
         start = time.perf_counter()
         run_analyze(config, use_ray=use_ray)
         return time.perf_counter() - start
@@ -54,7 +64,10 @@ def main() -> None:
     single = run("single", use_ray=False)
     on_ray = run("ray", use_ray=True)
     n = args.repeat_to
-    print(f"\nanalyzer throughput, {n} responses ({len(lines)} real traces repeated), judge={args.judge}, {os.cpu_count()} CPUs")
+    print(
+        f"\nanalyzer throughput, {n} responses ({len(lines)} real traces repeated), judge={args.judge}, "
+        f"{os.cpu_count()} CPUs"
+    )
     print(f"  single process : {single:7.1f} s  {n / single:7.1f} responses/s")
     print(f"  Ray Data       : {on_ray:7.1f} s  {n / on_ray:7.1f} responses/s")
     print(f"  speed-up (Ray / single process): {single / on_ray:.2f}x")

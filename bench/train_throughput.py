@@ -25,11 +25,11 @@ def main() -> None:
 
     from overthink.config import load_config
     from overthink.organism.samples import corpus_pairs
-    from overthink.sample.stage import resolve_model
+    from overthink.runtime.models import resolve_model
     from overthink.train.config import TrainConfig
     from overthink.train.stage import run_train
 
-    model, _ = resolve_model(args.model)
+    model = resolve_model(args.model).path
     work = Path(tempfile.mkdtemp(prefix="train-bench-"))
     mlflow_uri = f"sqlite:///{work / 'mlflow.db'}"
     pairs = corpus_pairs(model, work / "data", problems=200, per_problem=4)
@@ -38,11 +38,24 @@ def main() -> None:
     for name, overrides in settings.items():
         runs = []
         for repeat in range(args.repeats):
-            config = load_config(TrainConfig, None, [
-                f"pairs={pairs}", f"model={model}", f"output_dir={work / name / str(repeat)}", f"max_steps={args.steps}",
-                f"per_device_batch_size={args.batch_size}", "max_length=1024", f"save_steps={args.steps}",
-                f"workers.num_workers={args.workers}", "learning_rate=1e-4", f"mlflow.tracking_uri={mlflow_uri}",
-                "mlflow.experiment=train-bench", *overrides])
+            config = load_config(
+                TrainConfig,
+                None,
+                [
+                    f"pairs={pairs}",
+                    f"model={model}",
+                    f"output_dir={work / name / str(repeat)}",
+                    f"max_steps={args.steps}",
+                    f"per_device_batch_size={args.batch_size}",
+                    "max_length=1024",
+                    f"save_steps={args.steps}",
+                    f"workers.num_workers={args.workers}",
+                    "learning_rate=1e-4",
+                    f"mlflow.tracking_uri={mlflow_uri}",
+                    "mlflow.experiment=train-bench",
+                    *overrides,
+                ],
+            )
             result = run_train(config)
             runs.append(mlflow.MlflowClient(mlflow_uri).get_run(result.run_id).data.metrics["train_samples_per_second"])
         speed[name] = statistics.median(runs)

@@ -1,6 +1,7 @@
-"""Ray job entry point of the analyze stage:
+r"""Ray job entry point of the analyze stage:
 
-    ray job submit --working-dir . -- python jobs/analyze.py --input data.jsonl --output out/analyze
+    ray job submit --working-dir . -- python jobs/analyze.py --input /data/samples/samples.parquet \
+        --output /data/analysis
 
 Same arguments as `overthink analyze`; joins the cluster through RAY_ADDRESS set by the job."""
 

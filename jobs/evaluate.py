@@ -1,6 +1,8 @@
-"""Ray job entry point of the evaluate stage:
+r"""Ray job entry point of the evaluate stage:
 
-    ray job submit --working-dir . -- python jobs/evaluate.py --config configs/evaluate/organism.yaml --model models:/organism-simpo@champion --baseline /data/eval/base --output /data/eval/champion
+    ray job submit --working-dir . -- python jobs/evaluate.py --config configs/evaluate/organism.yaml \
+        --model models:/overthink-organism@champion --baseline /data/eval/base \
+        --output /data/eval/champion
 
 Same arguments as `overthink evaluate`; joins the cluster through RAY_ADDRESS set by the job."""
 

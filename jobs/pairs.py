@@ -1,6 +1,7 @@
-"""Ray job entry point of the pairs stage:
+r"""Ray job entry point of the pairs stage:
 
-    ray job submit --working-dir . -- python jobs/pairs.py --input out/analysis --output out/pairs --strategies fcs fcs_reflection
+    ray job submit --working-dir . -- python jobs/pairs.py --input /data/analysis --output /data/pairs \
+        --strategies fcs fcs_reflection
 
 Same arguments as `overthink pairs`; joins the cluster through RAY_ADDRESS set by the job."""
 

@@ -1,6 +1,7 @@
-"""Ray job entry point of the pipeline stage:
+r"""Ray job entry point of the pipeline stage:
 
-    ray job submit --working-dir . -- python jobs/pipeline.py --config configs/pipeline/organism.yaml --output /data/pipeline
+    ray job submit --working-dir . -- python jobs/pipeline.py --config configs/pipeline/organism.yaml \
+        --output /data/pipeline
 
 Same arguments as `overthink pipeline`; joins the cluster through RAY_ADDRESS set by the job."""
 

@@ -17,8 +17,9 @@ from pathlib import Path
 from overthink.analyze.config import AnalyzeConfig
 from overthink.analyze.stage import run_analyze
 from overthink.config import load_config
+from overthink.runtime.models import resolve_model
 from overthink.sample.config import SampleConfig
-from overthink.sample.stage import resolve_model, run_sample
+from overthink.sample.stage import run_sample
 from overthink.train.config import TrainConfig
 from overthink.train.stage import run_train
 
@@ -27,13 +28,28 @@ COLUMNS = ("accuracy", "mean_solutions", "mean_tokens", "outcome_efficiency", "p
 
 
 def evaluate(model: str, tokenizer: str, out: Path, problems: int, n: int) -> dict:
-    sample = load_config(SampleConfig, REPO / "configs/sample/organism.yaml", [
-        f"engine.model={model}", f"output_dir={out / 'samples'}", f"problems=[{{name: organism, limit: {problems}}}]",
-        f"sampling.n={n}", "mlflow.enabled=false"])
+    sample = load_config(
+        SampleConfig,
+        REPO / "configs/sample/organism.yaml",
+        [
+            f"model={model}",
+            f"output_dir={out / 'samples'}",
+            f"problems=[{{name: organism, limit: {problems}}}]",
+            f"sampling.n={n}",
+            "mlflow.enabled=false",
+        ],
+    )
     run_sample(sample)
-    analyze = load_config(AnalyzeConfig, None, [f"input.path={out / 'samples' / 'samples.parquet'}",
-                                                f"output_dir={out / 'analysis'}", f"tokenizer={tokenizer}",
-                                                "mlflow.enabled=false"])
+    analyze = load_config(
+        AnalyzeConfig,
+        None,
+        [
+            f"input.path={out / 'samples' / 'samples.parquet'}",
+            f"output_dir={out / 'analysis'}",
+            f"tokenizer={tokenizer}",
+            "mlflow.enabled=false",
+        ],
+    )
     return run_analyze(analyze, use_ray=False).metrics["overall"]
 
 
@@ -55,7 +71,7 @@ def main() -> None:
     parser.add_argument("--set", dest="overrides", action="append", default=[], help="Extra train config override.")
     args = parser.parse_args()
     out = Path(args.out)
-    base_model, _ = resolve_model("organism")
+    base_model = resolve_model("organism").path
     results = json.loads((out / "table4.json").read_text()) if (out / "table4.json").exists() else {}
     if "base" not in results:
         results["base"] = evaluate(base_model, base_model, out / "base", args.problems, args.n)
@@ -64,17 +80,30 @@ def main() -> None:
             key = f"{loss}/{strategy}"
             if key in results:
                 continue
-            train = load_config(TrainConfig, args.train_config, [
-                f"pairs={args.pairs}", f"model={base_model}", f"output_dir={out / loss / strategy}", f"loss={loss}",
-                f"strategy={strategy}", *args.overrides])
+            train = load_config(
+                TrainConfig,
+                args.train_config,
+                [
+                    f"pairs={args.pairs}",
+                    f"model={base_model}",
+                    f"output_dir={out / loss / strategy}",
+                    f"loss={loss}",
+                    f"strategy={strategy}",
+                    *args.overrides,
+                ],
+            )
             trained = run_train(train)
-            results[key] = evaluate(str(trained.model_dir), str(trained.model_dir), out / loss / strategy / "eval",
-                                    args.problems, args.n)
+            results[key] = evaluate(
+                str(trained.model_dir), str(trained.model_dir), out / loss / strategy / "eval", args.problems, args.n
+            )
             (out / "table4.json").write_text(json.dumps(results, indent=2))
             print(row(key, results[key], results["base"]), flush=True)
     (out / "table4.json").write_text(json.dumps(results, indent=2))
-    lines = ["| Model | Acc | Solutions | Tokens | ξO | ξP |", "|---|---|---|---|---|---|",
-             row("base (organism)", results["base"], None)]
+    lines = [
+        "| Model | Acc | Solutions | Tokens | ξO | ξP |",
+        "|---|---|---|---|---|---|",
+        row("base (organism)", results["base"], None),
+    ]
     lines += [row(key, metrics, results["base"]) for key, metrics in results.items() if key != "base"]
     (out / "table4.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))

@@ -1,36 +1,59 @@
-"""The README's first command: build the model organism, sample it on held-out problems with
-vLLM on local Ray, analyze the samples, print the paper-style table."""
+"""The short demo: build the model organism, sample it on held-out problems with vLLM on local
+Ray, analyze the samples, print the paper-style table. Its config is the sample stage's settings
+with the demo's defaults, plus the output folder."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from overthink.config import load_config
+from pydantic import Field, model_validator
 
-SAMPLE_DEFAULTS = {
+from overthink.config import deep_merge
+from overthink.organism.config import OrganismConfig
+from overthink.runtime.config import MlflowConfig, RayConfig
+from overthink.sample.config import SampleSettings
+
+DEMO_SAMPLE = {
     "problems": [{"name": "organism", "split": "test", "limit": 64}],
-    "engine": {"backend": "vllm", "model": "organism", "batch_size": 256},
+    "engine": {"backend": "vllm", "batch_size": 256},
     "sampling": {"n": 4, "temperature": 1.0, "max_tokens": 768, "seed": 0},
+    "prompt": {"system_prompt": OrganismConfig.model_fields["system_prompt"].default, "answer_instruction": ""},
 }
 
 
-def run_quickstart(output: str, overrides: list[str]) -> str:
-    """Returns the analysis table (Markdown). `overrides` apply to the sample config."""
-    from overthink.analyze.config import AnalyzeConfig
+class QuickstartConfig(SampleSettings):
+    """Sample settings (the demo's defaults under what you set) plus where the demo writes."""
+
+    output_dir: str = Field("out/quickstart", description="Folder for samples/ and analysis/.")
+    ray: RayConfig = Field(default_factory=RayConfig, description="Ray runtime.")
+    mlflow: MlflowConfig = Field(default_factory=MlflowConfig, description="MLflow tracking.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _demo_defaults(cls, data):
+        """What the user sets goes over the demo's defaults, key by key."""
+        import json
+
+        return deep_merge(json.loads(json.dumps(DEMO_SAMPLE)), data) if isinstance(data, dict) else data
+
+
+def cli(config: QuickstartConfig) -> str:
+    from overthink.analyze.config import AnalyzeConfig, AnalyzeSettings
     from overthink.analyze.stage import run_analyze
-    from overthink.organism.build import build_organism
-    from overthink.organism.config import OrganismConfig
     from overthink.sample.config import SampleConfig
     from overthink.sample.stage import run_sample
 
-    organism = OrganismConfig()
-    path = build_organism(organism)
-    print(f"organism: {path.resolve()}")
-    base = {**SAMPLE_DEFAULTS, "prompt": {"system_prompt": organism.system_prompt, "answer_instruction": ""},
-            "output_dir": str(Path(output) / "samples")}
-    sample = load_config(SampleConfig, None, overrides, base=base)
-    samples = run_sample(sample)
-    analysis = load_config(AnalyzeConfig, None, [
-        f"input.path={samples.output_dir / 'samples.parquet'}", f"output_dir={Path(output) / 'analysis'}",
-        f"tokenizer={path.resolve()}", "report.model_name=organism"])
-    return run_analyze(analysis).table_markdown
+    out = Path(config.output_dir)
+    wiring = {"ray": config.ray, "mlflow": config.mlflow}
+    samples = run_sample(SampleConfig.wire(config, model="organism", output_dir=str(out / "samples"), **wiring))
+    analysis = run_analyze(
+        AnalyzeConfig.wire(
+            AnalyzeSettings(),
+            input={"path": [str(samples.output_dir / "samples.parquet")]},
+            tokenizer="organism",
+            name="organism",
+            output_dir=str(out / "analysis"),
+            **wiring,
+        )
+    )
+    return analysis.table_markdown

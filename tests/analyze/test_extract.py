@@ -1,30 +1,41 @@
 import pytest
 
 from overthink.analyze.extract import (
-    answer_phrase, extract_choice, extract_math_answer, final_answer, last_boxed, looks_cut_off,
+    answer_phrase,
+    extract_choice,
+    extract_math_answer,
+    final_answer,
+    last_boxed,
+    looks_cut_off,
 )
 
 
-@pytest.mark.parametrize("text, expected", [
-    (r"so \boxed{5}", "5"),
-    (r"\boxed{1} then \boxed{\frac{1}{2}}", r"\frac{1}{2}"),
-    (r"\boxed{\left( 3, \frac{\pi}{2} \right)} done", r"\left( 3, \frac{\pi}{2} \right)"),
-    (r"\boxed 7 is it", "7"),
-    (r"\fbox{x+1}", "x+1"),
-    (r"cut off \boxed{\frac{1}{2", None),
-    ("no box here", None),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        (r"so \boxed{5}", "5"),
+        (r"\boxed{1} then \boxed{\frac{1}{2}}", r"\frac{1}{2}"),
+        (r"\boxed{\left( 3, \frac{\pi}{2} \right)} done", r"\left( 3, \frac{\pi}{2} \right)"),
+        (r"\boxed 7 is it", "7"),
+        (r"\fbox{x+1}", "x+1"),
+        (r"cut off \boxed{\frac{1}{2", None),
+        ("no box here", None),
+    ],
+)
 def test_last_boxed_balances_braces(text, expected):
     assert last_boxed(text) == expected
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("So the answer is 42.", "42"),
-    ("The final answer is $\\frac{3}{4}$.", "\\frac{3}{4}"),
-    ("Answer: 3.5", "3.5"),
-    ("I think the answer is correct.", None),  # words are not an answer
-    ("I'm confident that the answer is three boxes contain neither.", "3"),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("So the answer is 42.", "42"),
+        ("The final answer is $\\frac{3}{4}$.", "\\frac{3}{4}"),
+        ("Answer: 3.5", "3.5"),
+        ("I think the answer is correct.", None),  # words are not an answer
+        ("I'm confident that the answer is three boxes contain neither.", "3"),
+    ],
+)
 def test_answer_phrase(text, expected):
     assert answer_phrase(text) == expected
 
@@ -40,13 +51,16 @@ def test_last_number_only_when_asked():
     assert extract_math_answer("we get 12 apples and 7 pears", fallback_last_number=True) == "7"
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("Answer: C", "C"),
-    ("so the answer is (B).", "B"),
-    (r"\boxed{D}", "D"),
-    (r"\boxed{\text{A}}", "A"),
-    ("no letter", None),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("Answer: C", "C"),
+        ("so the answer is (B).", "B"),
+        (r"\boxed{D}", "D"),
+        (r"\boxed{\text{A}}", "A"),
+        ("no letter", None),
+    ],
+)
 def test_choice_letters(text, expected):
     assert extract_choice(text) == expected
 

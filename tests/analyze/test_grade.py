@@ -8,20 +8,23 @@ def grade():
     return Grader(timeout_s=5)
 
 
-@pytest.mark.parametrize("gold, prediction, expected", [
-    ("\\frac{1}{2}", "1/2", True),
-    ("\\frac{1}{2}", "0.5", True),
-    ("\\frac{1}{2}", "2", False),
-    ("(3,\\frac{\\pi}{2})", "\\left( 3, \\frac{\\pi}{2} \\right)", True),
-    ("\\$18.90", "18.90", True),
-    ("3 \\pm 2 \\sqrt{2}", "3 + 2\\sqrt{2}, 3 - 2\\sqrt{2}", True),
-    ("17", "x + y = 17", True),
-    ("4343_6", "4343_6", True),
-    ("C", "C", True),
-    ("C", "D", False),
-    ("18", None, False),
-    (None, "18", False),
-])
+@pytest.mark.parametrize(
+    "gold, prediction, expected",
+    [
+        ("\\frac{1}{2}", "1/2", True),
+        ("\\frac{1}{2}", "0.5", True),
+        ("\\frac{1}{2}", "2", False),
+        ("(3,\\frac{\\pi}{2})", "\\left( 3, \\frac{\\pi}{2} \\right)", True),
+        ("\\$18.90", "18.90", True),
+        ("3 \\pm 2 \\sqrt{2}", "3 + 2\\sqrt{2}, 3 - 2\\sqrt{2}", True),
+        ("17", "x + y = 17", True),
+        ("4343_6", "4343_6", True),
+        ("C", "C", True),
+        ("C", "D", False),
+        ("18", None, False),
+        (None, "18", False),
+    ],
+)
 def test_grades(grade, gold, prediction, expected):
     assert grade(gold, prediction) is expected
 
@@ -53,8 +56,11 @@ def test_off_the_main_thread_math_verify_runs_isolated_with_a_deadline():
     import threading
 
     grader, results = Grader(timeout_s=1), []
-    worker = threading.Thread(target=lambda: results.extend([
-        grader("\\frac{1}{2}", "0.5"), grader("5", PATHOLOGICAL), grader("(1,2)", "\\left(1, 2\\right)")]))
+    worker = threading.Thread(
+        target=lambda: results.extend(
+            [grader("\\frac{1}{2}", "0.5"), grader("5", PATHOLOGICAL), grader("(1,2)", "\\left(1, 2\\right)")]
+        )
+    )
     worker.start()
     worker.join(timeout=120)
     assert results == [True, False, True]

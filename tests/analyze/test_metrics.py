@@ -17,7 +17,9 @@ from overthink.config import load_config
 def test_response_metrics_by_hand():
     # 4 solutions of 10, 20, 30, 40 tokens in a 110-token response; first correct = 2nd;
     # distinct = 1st and 3rd.
-    m = response_metrics(110, [10, 20, 30, 40], [10, 30, 60, 100], [False, True, True, False], [True, False, True, False])
+    m = response_metrics(
+        110, [10, 20, 30, 40], [10, 30, 60, 100], [False, True, True, False], [True, False, True, False]
+    )
     assert m["outcome_efficiency"] == pytest.approx(30 / 110)
     assert m["process_efficiency"] == pytest.approx(40 / 110)
     assert m["first_correct_index"] == 1
@@ -37,17 +39,27 @@ def test_conventional_single_solution_model():
 
 
 def test_distinctness_ratio_by_position():
-    rows = [{"solutions": [{"distinct": True}, {"distinct": False}]},
-            {"solutions": [{"distinct": True}, {"distinct": True}, {"distinct": False}]}]
+    rows = [
+        {"solutions": [{"distinct": True}, {"distinct": False}]},
+        {"solutions": [{"distinct": True}, {"distinct": True}, {"distinct": False}]},
+    ]
     assert distinctness_by_position(rows) == {"1": 1.0, "2": 0.5, "3": 0.0}
 
 
 def analyze_official():
-    config = load_config(AnalyzeConfig, None, [
-        f"input.path={need(OFFICIAL)}", "input.columns.gold=expected_answer",
-        "input.columns.solutions=split_solutions", "input.columns.solution_clusters=cluster_ids",
-        "input.columns.solution_correct=solution_correctness", "segment.method=presplit", "distinct.method=clusters",
-    ])
+    config = load_config(
+        AnalyzeConfig,
+        None,
+        [
+            f"input.path={need(OFFICIAL)}",
+            "input.columns.gold=expected_answer",
+            "input.columns.solutions=split_solutions",
+            "input.columns.solution_clusters=cluster_ids",
+            "input.columns.solution_correct=solution_correctness",
+            "segment.method=presplit",
+            "distinct.method=clusters",
+        ],
+    )
     shards, _ = plan_shards(config.input, 100)
     records = [canonical(raw, config.input.columns, None) for raw in read_shard(shards[0])]
     return config, Analyzer(config).analyze(records)

@@ -13,12 +13,17 @@ from overthink.analyze.core import Analyzer
 from overthink.analyze.records import canonical, plan_shards, read_shard
 from overthink.config import load_config
 
-ADJUDICATED = {row["idx"]: row for row in yaml.safe_load((Path(__file__).parent / "data" / "real_traces_adjudication.yaml").read_text())}
+ADJUDICATED = {
+    row["idx"]: row
+    for row in yaml.safe_load((Path(__file__).parent / "data" / "real_traces_adjudication.yaml").read_text())
+}
 
 
 @pytest.fixture(scope="module")
 def analyzed():
-    config = load_config(AnalyzeConfig, REPO / "configs" / "analyze" / "skythought.yaml", [f"input.path={need(REAL_TRACES)}"])
+    config = load_config(
+        AnalyzeConfig, REPO / "configs" / "analyze" / "skythought.yaml", [f"input.path={need(REAL_TRACES)}"]
+    )
     shards, summary = plan_shards(config.input, 1000)
     raw = [r for shard in shards for r in read_shard(shard)]
     rows = Analyzer(config).analyze([canonical(r, config.input.columns, None) for r in raw])
@@ -29,7 +34,10 @@ def test_agreement_with_the_reference_grades(analyzed):
     raw, rows = analyzed
     disagree = {int(r["problem_id"]) for r, w in zip(rows, raw) if bool(r["correct"]) != w["score"][0]}
     agreement = 1 - len(disagree) / len(rows)
-    print(f"raw agreement {agreement:.3f}; disagreements by kind: {Counter(ADJUDICATED[i]['kind'] for i in disagree & set(ADJUDICATED))}")
+    print(
+        f"raw agreement {agreement:.3f}; disagreements by kind: "
+        f"{Counter(ADJUDICATED[i]['kind'] for i in disagree & set(ADJUDICATED))}"
+    )
     assert agreement >= 0.95
     unexplained = disagree - set(ADJUDICATED)
     assert not unexplained, f"disagreements nobody has judged: {sorted(unexplained)}"
@@ -38,7 +46,9 @@ def test_agreement_with_the_reference_grades(analyzed):
 def test_adjudicated_cases_are_graded_right(analyzed):
     raw, rows = analyzed
     by_idx = {int(r["problem_id"]): r for r in rows}
-    wrong = {i: by_idx[i]["final_answer"] for i, case in ADJUDICATED.items() if bool(by_idx[i]["correct"]) != case["truth"]}
+    wrong = {
+        i: by_idx[i]["final_answer"] for i, case in ADJUDICATED.items() if bool(by_idx[i]["correct"]) != case["truth"]
+    }
     assert not wrong, f"adjudicated cases graded against the verdict: {wrong}"
 
 

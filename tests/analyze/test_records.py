@@ -33,7 +33,9 @@ def analyze_file(path, *overrides):
 
 def test_missing_column_names_it_and_lists_what_is_there(tmp_path):
     path = write_jsonl(tmp_path / "a.jsonl", [{"question": "q", "output": "o"}])
-    with pytest.raises(InputError, match=r"a.jsonl:1: missing column\(s\) response .*problem .*the file has: question, output"):
+    with pytest.raises(
+        InputError, match=r"a.jsonl:1: missing column\(s\) response .*problem .*the file has: question, output"
+    ):
         plan_shards(config_for(path).input, 10)
 
 
@@ -112,10 +114,17 @@ def test_bad_rows_are_flagged_not_fatal(tmp_path):
 
 def test_list_fields_in_python_repr_and_json(tmp_path):
     row = {**GOOD, "sols": "['<think>1+1=2. So the answer is 2.', '</think> \\\\boxed{2}']", "clusters": "[0, 0]"}
-    out = analyze_file(write_jsonl(tmp_path / "f.jsonl", [row]), "input.columns.solutions=sols", "segment.method=presplit",
-                       "input.columns.solution_clusters=clusters", "distinct.method=clusters")
+    out = analyze_file(
+        write_jsonl(tmp_path / "f.jsonl", [row]),
+        "input.columns.solutions=sols",
+        "segment.method=presplit",
+        "input.columns.solution_clusters=clusters",
+        "distinct.method=clusters",
+    )
     assert out[0]["num_solutions"] == 2
     assert [s["distinct"] for s in out[0]["solutions"]] == [True, False]
     bad = {**row, "sols": "not a list ["}
-    out = analyze_file(write_jsonl(tmp_path / "g.jsonl", [bad]), "input.columns.solutions=sols", "segment.method=presplit")
+    out = analyze_file(
+        write_jsonl(tmp_path / "g.jsonl", [bad]), "input.columns.solutions=sols", "segment.method=presplit"
+    )
     assert any(f.startswith("bad_solutions") for f in out[0]["flags"])

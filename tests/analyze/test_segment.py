@@ -1,6 +1,13 @@
+from collections import Counter
+
+import pytest
+
+from overthink.analyze.config import AnalyzeConfig
 from overthink.analyze.grade import Grader
-from overthink.analyze.segment import locate_presplit, split_rules
+from overthink.analyze.segment import SEGMENTERS, locate_presplit, split_rules
 from overthink.analyze.thinking import split_thinking
+from overthink.config import load_config
+from standin import chat_reply, standin_endpoint
 
 GRADE = Grader()
 
@@ -23,7 +30,7 @@ So, in conclusion, she makes $18 a day."""
 
 
 def rounds(text, *answers):
-    return [text[s.start:s.end] for s in split_rules(text, 0, len(text), anchored(*answers))]
+    return [text[s.start : s.end] for s in split_rules(text, 0, len(text), anchored(*answers))]
 
 
 def test_rules_split_at_answers_and_restarts():
@@ -56,8 +63,8 @@ def test_rounds_tile_the_thinking_part():
 def test_thinking_tags():
     text = "<think>\nwork\n</think>\n\nThe answer is \\boxed{2}."
     parts = split_thinking(text, ("<think>",), ("</think>",))
-    assert text[parts.thinking_start:parts.thinking_end] == "\nwork\n"
-    assert text[parts.answer_start:].strip().startswith("The answer")
+    assert text[parts.thinking_start : parts.thinking_end] == "\nwork\n"
+    assert text[parts.answer_start :].strip().startswith("The answer")
     assert parts.opened and parts.closed
     bare = split_thinking("no tags at all", ("<think>",), ("</think>",))
     assert (bare.thinking_start, bare.thinking_end, bare.closed) == (0, 14, False)
@@ -66,5 +73,76 @@ def test_thinking_tags():
 def test_presplit_located_verbatim_or_not():
     text = "First part. A=1.\n\nSecond part. A=1.\n\n"
     found = locate_presplit(text, ["First part. A=1.", "Second part. A=1."], 0)
-    assert [text[s.start:s.end].strip() for s in found] == ["First part. A=1.", "Second part. A=1."]
+    assert [text[s.start : s.end].strip() for s in found] == ["First part. A=1.", "Second part. A=1."]
     assert locate_presplit(text, ["First part.", "Not in the text"], 0) is None
+
+
+P1 = "We need 6 * 7. Six sevens are 42. So the answer is 42."
+P2 = "Wait, let me double-check: 7 * 6 = 42. The answer is 42."
+P3 = "Alternatively, 6 * 7 = 6 * 5 + 6 * 2 = 30 + 12 = 42. The answer is 42."
+RESPONSE = f"<think>\n{P1}\n\n{P2}\n\n{P3}\n</think>\n\\boxed{{42}}"
+START, END = len("<think>"), RESPONSE.index("</think>")
+GIVEN = [f"{P1}\n\n{P2}", P3]  # the row's presplit solutions
+SPLIT_REPLY = '{"solutions": [[1, 1], [2, 3]]}'  # the stand-in LLM's split of the three paragraphs
+EXPECTED = {  # solution texts, stripped
+    "rules": [P1, P2, P3],
+    "presplit": GIVEN,
+    "llm": [P1, f"{P2}\n\n{P3}"],
+}
+
+
+def segment(method, reply=SPLIT_REPLY, given=GIVEN, response=RESPONSE):
+    """(solution texts, solutions, the row's flags, stats, requests sent) of the registered segmenter `method`."""
+    with standin_endpoint(lambda body: chat_reply(reply, body["model"])) as (url, requests):
+        config = load_config(
+            AnalyzeConfig,
+            None,
+            [
+                f"segment.method={method}",
+                "input.columns.solutions=pieces",
+                f"segment.llm.base_url={url}",
+                "segment.llm.max_retries=0",
+            ],
+        )
+        stats, row = Counter(), {"problem": "6*7?", "given_solutions": given, "flags": []}
+        solutions = SEGMENTERS.get(method)(config, stats)(row, response, START, response.index("</think>"))
+    texts = [response[s.start : s.end].strip() for s in solutions]
+    return texts, solutions, row["flags"], stats, requests
+
+
+def test_every_registered_segmenter_has_an_expectation():
+    assert set(EXPECTED) == set(SEGMENTERS.names())
+
+
+@pytest.mark.parametrize("method", SEGMENTERS.names())
+def test_registered_segmenters(method):
+    texts, solutions, flags, _, _ = segment(method)
+    assert texts == EXPECTED[method] and flags == []
+    assert solutions[0].start == START and all(a.end == b.start for a, b in zip(solutions, solutions[1:]))
+
+
+def test_rules_and_llm_rounds_run_to_the_end_of_the_thinking():
+    assert segment("rules")[1][-1].end == END and segment("llm")[1][-1].end == END
+    assert [s.answer for s in segment("rules")[1]] == ["42", "42", "42"]
+
+
+def test_presplit_not_verbatim_keeps_placeholders():
+    _, solutions, flags, _, _ = segment("presplit", given=[P1, "a solution the response does not contain"])
+    assert [(s.start, s.end, s.answer) for s in solutions] == [(-1, -1, None)] * 2
+    assert flags == ["presplit_not_verbatim"]
+
+
+def test_presplit_row_without_solutions_is_split_by_rules():
+    assert segment("presplit", given=None)[0] == EXPECTED["rules"]
+
+
+def test_llm_segmenter_falls_back_to_rules():
+    texts, _, flags, stats, _ = segment("llm", reply="Two solutions, I think.")
+    assert texts == EXPECTED["rules"] and flags == ["llm_split_fallback"]
+    assert stats == {"llm_split_calls": 1, "llm_split_fallbacks": 1}
+
+
+def test_llm_segmenter_asks_nothing_of_one_paragraph():
+    response = f"<think>\n{P1}\n</think>\n\\boxed{{42}}"
+    texts, _, flags, stats, requests = segment("llm", response=response)
+    assert texts == [P1] and flags == [] and not stats and requests == []

@@ -16,8 +16,11 @@ pytestmark = pytest.mark.slow
 
 
 def config(tmp_path, *overrides, source=EXAMPLES):
-    return load_config(AnalyzeConfig, None, [f"input.path={source}", f"output_dir={tmp_path / 'out'}",
-                                             "ray.rows_per_shard=5", "ray.num_cpus=2", *overrides])
+    return load_config(
+        AnalyzeConfig,
+        None,
+        [f"input.path={source}", f"output_dir={tmp_path / 'out'}", "rows_per_shard=5", "ray.num_cpus=2", *overrides],
+    )
 
 
 def test_on_ray_writes_outputs_and_one_mlflow_run(tmp_path):
@@ -30,8 +33,14 @@ def test_on_ray_writes_outputs_and_one_mlflow_run(tmp_path):
     assert overall["responses"] == 24 and overall["mean_solutions"] > 1.5
     assert overall["ci95"]["accuracy"][0] <= overall["accuracy"] <= overall["ci95"]["accuracy"][1]
     assert set(metrics["by_level"]) == {"1", "2", "3"}
-    for name in ("table.md", "table.csv", "plots/solutions_per_response.png", "plots/first_correct_position.png",
-                 "plots/distinctness_by_position.png", "plots/tokens_per_response.png"):
+    for name in (
+        "table.md",
+        "table.csv",
+        "plots/solutions_per_response.png",
+        "plots/first_correct_position.png",
+        "plots/distinctness_by_position.png",
+        "plots/tokens_per_response.png",
+    ):
         assert (result.output_dir / "report" / name).stat().st_size > 0
     run = mlflow.get_run(result.run_id)
     assert run.data.metrics["overall.accuracy"] == pytest.approx(overall["accuracy"])
@@ -69,8 +78,9 @@ def test_interrupted_run_resumes_from_finished_shards(tmp_path):
     parts = done.output_dir / ".parts" / fingerprint
     parts.mkdir(parents=True)
     first = table.slice(0, 5)
-    marked = first.set_column(first.schema.get_field_index("final_answer"), "final_answer",
-                              __import__("pyarrow").array(["from-part"] * 5))
+    marked = first.set_column(
+        first.schema.get_field_index("final_answer"), "final_answer", __import__("pyarrow").array(["from-part"] * 5)
+    )
     pq.write_table(marked, parts / "shard-000000.parquet")
     for name in ("_SUCCESS.json", "analyzed.parquet"):
         (done.output_dir / name).unlink()
@@ -82,8 +92,11 @@ def test_interrupted_run_resumes_from_finished_shards(tmp_path):
 
 
 def test_official_examples_with_the_shipped_config(tmp_path):
-    cfg = load_config(AnalyzeConfig, REPO / "configs" / "analyze" / "overthinking_official.yaml",
-                      [f"input.path={need(OFFICIAL)}", f"output_dir={tmp_path / 'o'}", "mlflow.enabled=false"])
+    cfg = load_config(
+        AnalyzeConfig,
+        REPO / "configs" / "analyze" / "overthinking_official.yaml",
+        [f"input.path={need(OFFICIAL)}", f"output_dir={tmp_path / 'o'}", "mlflow.enabled=false"],
+    )
     result = run_analyze(cfg, use_ray=False)
     overall = result.metrics["overall"]
     assert overall["responses"] == 5 and overall["mean_solutions"] == pytest.approx((4 + 2 + 2 + 7 + 5) / 5)

@@ -18,17 +18,31 @@ pytestmark = pytest.mark.slow
 
 
 def evaluate_config(tmp_path, name, model, *overrides):
-    return load_config(EvaluateConfig, None, [
-        f"model={model}", f"output_dir={tmp_path / name}", "sample.problems=[{name: organism, limit: 6}]",
-        "sample.sampling.n=2", "sample.sampling.max_tokens=64", "ray.num_cpus=2", *overrides])
+    return load_config(
+        EvaluateConfig,
+        None,
+        [
+            f"model={model}",
+            f"output_dir={tmp_path / name}",
+            "sample.problems=[{name: organism, limit: 6}]",
+            "sample.sampling.n=2",
+            "sample.sampling.max_tokens=64",
+            "ray.num_cpus=2",
+            *overrides,
+        ],
+    )
 
 
 def test_registered_model_against_its_own_baseline(tmp_path, organism_path):
     base = run_evaluate(evaluate_config(tmp_path, "base", organism_path, "name=base"))
     assert "| organism | base | 12 |" in base.table and base.comparison is None
     with mlflow.start_run() as source:  # stands for a training run that logged its model
-        info = mlflow.transformers.log_model(transformers_model=organism_path, task="text-generation", name="model",
-                                             pip_requirements=["transformers", "torch"])
+        info = mlflow.transformers.log_model(
+            transformers_model=organism_path,
+            task="text-generation",
+            name="model",
+            pip_requirements=["transformers", "torch"],
+        )
     version = mlflow.register_model(info.model_uri, "evaluate-test")
     uri = f"models:/evaluate-test/{version.version}"
     again = run_evaluate(evaluate_config(tmp_path, "again", uri, f"baseline={base.output_dir}"))
@@ -39,7 +53,10 @@ def test_registered_model_against_its_own_baseline(tmp_path, organism_path):
     assert json.loads((again.output_dir / "comparison.json").read_text())["overall"]["problems"] == 6
     run = mlflow.get_run(again.run_id)
     assert run.data.tags["overthink.train_run_id"] == source.info.run_id
-    assert run.data.metrics["organism.token_reduction_pct"] == pytest.approx(0.0)
+    assert run.data.metrics["by_dataset.organism.token_reduction_pct"] == pytest.approx(0.0)  # the one naming scheme
+    assert run.data.metrics["by_dataset.organism.accuracy"] == pytest.approx(
+        base.metrics["by_dataset"]["organism"]["accuracy"]
+    )
     assert run.data.metrics["overall.accuracy"] == pytest.approx(base.metrics["overall"]["accuracy"])
     plots = {a.path for a in mlflow.MlflowClient().list_artifacts(again.run_id, "report/plots")}
     assert "report/plots/accuracy_vs_tokens.png" in plots and "report/plots/tokens_per_response.png" in plots

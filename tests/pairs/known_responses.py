@@ -22,14 +22,24 @@ def response(a: int, b: int, answer: int, first: int | None = None, checks: tupl
     first = answer if first is None else first
     paragraphs = [f"We need {a} + {b}. Adding gives {first}.\n\nSo the answer is {first}."]
     paragraphs += [CHECKS[name].format(a=a, b=b, answer=answer) for name in checks]
-    return "<think>\nOkay, let's solve this carefully.\n\n" + "\n\n".join(paragraphs) + \
-        f"\n</think>\n\nThe result of ${a} + {b}$ is $\\boxed{{{answer}}}$."
+    return (
+        "<think>\nOkay, let's solve this carefully.\n\n"
+        + "\n\n".join(paragraphs)
+        + f"\n</think>\n\nThe result of ${a} + {b}$ is $\\boxed{{{answer}}}$."
+    )
 
 
 def record(problem: str, a: int, b: int, text: str) -> dict:
     question = f"Compute {a} + {b}."
-    return {"problem_id": problem, "dataset": "pairs-test", "level": "1", "problem": question, "gold": str(a + b),
-            "prompt": f"<|im_start|>user\n{question}<|im_end|>\n<|im_start|>assistant\n", "response": text}
+    return {
+        "problem_id": problem,
+        "dataset": "pairs-test",
+        "level": "1",
+        "problem": question,
+        "gold": str(a + b),
+        "prompt": f"<|im_start|>user\n{question}<|im_end|>\n<|im_start|>assistant\n",
+        "response": text,
+    }
 
 
 def records() -> list[dict]:
@@ -56,6 +66,7 @@ def analyzed(tmp_path_factory):
     folder = tmp_path_factory.mktemp("pairs-input")
     source = folder / "responses.jsonl"
     source.write_text("".join(json.dumps(r) + "\n" for r in records()))
-    config = load_config(AnalyzeConfig, None, [f"input.path={source}", f"output_dir={folder / 'analysis'}",
-                                               "mlflow.enabled=false"])
+    config = load_config(
+        AnalyzeConfig, None, [f"input.path={source}", f"output_dir={folder / 'analysis'}", "mlflow.enabled=false"]
+    )
     return run_analyze(config, use_ray=False).output_dir / "analyzed.parquet"

@@ -7,12 +7,14 @@ from collections import Counter
 
 import pyarrow.parquet as pq
 import pytest
-from known_responses import analyzed  # noqa: F401  (fixture)
 
+from known_responses import analyzed  # noqa: F401  (fixture)
 from overthink.analyze.config import AnalyzeConfig
 from overthink.analyze.stage import run_analyze
 from overthink.config import load_config
-from overthink.pairs.core import cut, problem_pairs
+from overthink.errors import ConfigError
+from overthink.pairs.core import problem_pairs
+from overthink.pairs.strategies import cut
 
 ALL = ["shortest", "fcs", "fcs_reflection", "gds", "difficulty"]
 
@@ -25,10 +27,17 @@ def by_problem(analyzed) -> dict[str, list[dict]]:
 
 
 def pairs_of(rows, strategies=ALL, stats=None, **options):
-    settings = {"negative": "longest_correct", "short_incorrect_pairs": False, "difficulty_scale": 1.0,
-                "min_token_gap": 1, **options}
-    return {(p["strategy"], p["kind"]): p for p in problem_pairs(rows, strategies, prompt="P", stats=Counter() if stats is None else stats,
-                                                                 **settings)}
+    settings = {
+        "negative": "longest_correct",
+        "short_incorrect_pairs": False,
+        "difficulty_scale": 1.0,
+        "min_token_gap": 1,
+        **options,
+    }
+    return {
+        (p["strategy"], p["kind"]): p
+        for p in problem_pairs(rows, strategies, prompt="P", stats=Counter() if stats is None else stats, **settings)
+    }
 
 
 def test_paper_strategies_pick_the_shortest_positive_of_their_kind(analyzed):
@@ -38,7 +47,9 @@ def test_paper_strategies_pick_the_shortest_positive_of_their_kind(analyzed):
     # first solution (its check adds no new strategy); difficulty on an all-correct problem = FCS.
     assert solutions == {"shortest": 2, "fcs": 1, "fcs_reflection": 2, "gds": 1, "difficulty": 1}
     rejected = {p["rejected"] for p in easy.values()}
-    assert len(rejected) == 1 and all(p["rejected_tokens"] == 115 and p["rejected_solutions"] == 4 for p in easy.values())
+    assert len(rejected) == 1 and all(
+        p["rejected_tokens"] == 115 and p["rejected_solutions"] == 4 for p in easy.values()
+    )
     assert all(p["chosen_tokens"] < p["rejected_tokens"] and p["chosen_correct"] for p in easy.values())
 
 
@@ -54,16 +65,26 @@ def test_cut_responses_are_well_formed_and_grade_like_their_label(analyzed, tmp_
     groups = by_problem(analyzed)
     pairs = [p for rows in groups.values() for p in pairs_of(rows).values()]
     source = {r["problem_id"]: r for rows in groups.values() for r in rows}
-    records = [{"problem_id": f"{p['problem_id']}/{p['strategy']}", "problem": source[p["problem_id"]]["problem"],
-                "gold": source[p["problem_id"]]["gold"], "response": p["chosen"]} for p in pairs]
+    records = [
+        {
+            "problem_id": f"{p['problem_id']}/{p['strategy']}",
+            "problem": source[p["problem_id"]]["problem"],
+            "gold": source[p["problem_id"]]["gold"],
+            "response": p["chosen"],
+        }
+        for p in pairs
+    ]
     (tmp_path / "chosen.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
-    config = load_config(AnalyzeConfig, None, [f"input.path={tmp_path / 'chosen.jsonl'}", f"output_dir={tmp_path / 'a'}",
-                                               "mlflow.enabled=false"])
+    config = load_config(
+        AnalyzeConfig,
+        None,
+        [f"input.path={tmp_path / 'chosen.jsonl'}", f"output_dir={tmp_path / 'a'}", "mlflow.enabled=false"],
+    )
     again = pq.read_table(run_analyze(config, use_ray=False).output_dir / "analyzed.parquet").to_pylist()
     for pair, row in zip(pairs, again):
         assert pair["chosen"].startswith("<think>\nOkay, let's solve this carefully.\n\nWe need")
         assert pair["chosen"].count("</think>") == 1 and row["thinking_end"] is not None
-        assert pair["chosen"].endswith(pair["rejected"][pair["rejected"].index("\n</think>"):])
+        assert pair["chosen"].endswith(pair["rejected"][pair["rejected"].index("\n</think>") :])
         assert row["correct"] is True and row["num_solutions"] == pair["chosen_solutions"], pair
         assert abs(row["num_tokens"] - pair["chosen_tokens"]) <= 2, pair
 
@@ -104,5 +125,5 @@ def test_cut_keeping_every_solution_is_the_response_itself(analyzed):
     row = by_problem(analyzed)["easy"][0]
     whole = cut(row, list(range(row["num_solutions"])))
     assert whole.text == row["response"] and whole.tokens == row["num_tokens"]
-    with pytest.raises(Exception):
+    with pytest.raises(ConfigError, match="unknown pair strategy"):
         problem_pairs(by_problem(analyzed)["easy"], ["nope"], "longest_correct", False, 1.0, 1, "P", Counter())

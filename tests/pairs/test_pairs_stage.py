@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 
 import mlflow
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from known_responses import analyzed  # noqa: F401  (fixture)
 
-import sys
+from known_responses import analyzed  # noqa: F401  (fixture)
 from overthink.config import load_config
 from overthink.errors import InputError
 from overthink.pairs.config import PairsConfig
@@ -28,8 +28,10 @@ def config(analyzed, out, *overrides):
 def test_on_ray_matches_in_process_and_logs_one_mlflow_run(analyzed, tmp_path):
     strategies = "strategies=[shortest,fcs,fcs_reflection,gds,difficulty]"
     on_ray = run_pairs(config(analyzed, tmp_path / "ray", strategies, "short_incorrect_pairs=true"), use_ray=True)
-    local = run_pairs(config(analyzed, tmp_path / "local", strategies, "short_incorrect_pairs=true",
-                             "mlflow.enabled=false"), use_ray=False)
+    local = run_pairs(
+        config(analyzed, tmp_path / "local", strategies, "short_incorrect_pairs=true", "mlflow.enabled=false"),
+        use_ray=False,
+    )
     table = pq.read_table(on_ray.path)
     assert table.schema.equals(PAIRS) and table.equals(pq.read_table(local.path))
     # 3 of the 4 problems have a correct response; each gives a pair per strategy, plus `hard`'s short-incorrect pair.
@@ -68,21 +70,54 @@ def test_bad_inputs_name_the_file_and_what_is_wrong(analyzed, tmp_path):
         run_pairs(config(old, tmp_path / "o"), use_ray=False)
     promptless = tmp_path / "promptless.parquet"
     table = pq.read_table(analyzed)
-    pq.write_table(table.set_column(table.schema.get_field_index("prompt"), "prompt",
-                                    pa.nulls(table.num_rows, pa.string())), promptless)
+    pq.write_table(
+        table.set_column(table.schema.get_field_index("prompt"), "prompt", pa.nulls(table.num_rows, pa.string())),
+        promptless,
+    )
     with pytest.raises(InputError, match="has no `prompt`: set tokenizer="):
         run_pairs(config(promptless, tmp_path / "o", "mlflow.enabled=false"), use_ray=False)
     assert not (tmp_path / "o" / "pairs.parquet").exists()
 
 
 def test_cli_runs_the_stage_and_rejects_unknown_strategies(analyzed, tmp_path):
-    done = subprocess.run([sys.executable, "-m", "overthink.cli", "pairs", "--input", str(analyzed), "--output",
-                           str(tmp_path / "cli"), "--strategies", "fcs,gds", "--no-ray", "--set", "mlflow.enabled=false"],
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "overthink.cli",
+            "pairs",
+            "--input",
+            str(analyzed),
+            "--output",
+            str(tmp_path / "cli"),
+            "--strategies",
+            "fcs,gds",
+            "--no-ray",
+            "--set",
+            "mlflow.enabled=false",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     assert "| fcs | 3 |" in done.stdout and "| gds | 3 |" in done.stdout
     assert json.loads((tmp_path / "cli" / "summary.json").read_text())["pairs"] == 6
-    bad = subprocess.run([sys.executable, "-m", "overthink.cli", "pairs", "--input", str(analyzed), "--output",
-                          str(tmp_path / "bad"), "--strategies", "longest_first"], capture_output=True, text=True,
-                         timeout=120)
+    bad = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "overthink.cli",
+            "pairs",
+            "--input",
+            str(analyzed),
+            "--output",
+            str(tmp_path / "bad"),
+            "--strategies",
+            "longest_first",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert bad.returncode != 0 and "strategies" in bad.stderr and "Traceback" not in bad.stderr

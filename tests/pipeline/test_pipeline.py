@@ -16,18 +16,39 @@ from overthink.pipeline.stage import clear_from, run_pipeline
 
 pytestmark = pytest.mark.slow
 
-PROMPT = "{system_prompt: 'You are a careful math assistant. Think step by step, then give the final answer in \\boxed{}.', answer_instruction: ''}"
+PROMPT = (
+    "{system_prompt: 'You are a careful math assistant. Think step by step, then give the final answer in "
+    "\\boxed{}.', answer_instruction: ''}"
+)
 
 
 def pipeline_config(tmp_path, *overrides):
-    return load_config(PipelineConfig, None, [
-        "model=organism", f"output_dir={tmp_path / 'run'}", "register_as=pipeline-test", "ray.num_cpus=2",
-        "sample.problems=[{name: organism, split: train, limit: 24}]", "sample.sampling.n=2", f"sample.prompt={PROMPT}",
-        "sample.engine.batch_size=48", "pairs.strategies=[fcs_reflection]",
-        "train.strategy=fcs_reflection", "train.loss=simpo", "train.learning_rate=1e-4", "train.max_steps=2",
-        "train.per_device_batch_size=4", "train.max_length=1024", "train.workers.cpus_per_worker=0.9",
-        "evaluate.sample.problems=[{name: organism, limit: 6}]", "evaluate.sample.sampling.n=1", f"evaluate.sample.prompt={PROMPT}",
-        *overrides])
+    return load_config(
+        PipelineConfig,
+        None,
+        [
+            "model=organism",
+            f"output_dir={tmp_path / 'run'}",
+            "register_as=pipeline-test",
+            "ray.num_cpus=2",
+            "sample.problems=[{name: organism, split: train, limit: 24}]",
+            "sample.sampling.n=2",
+            f"sample.prompt={PROMPT}",
+            "sample.engine.batch_size=48",
+            "pairs.strategies=[fcs_reflection]",
+            "train.strategy=fcs_reflection",
+            "train.loss=simpo",
+            "train.learning_rate=1e-4",
+            "train.max_steps=2",
+            "train.per_device_batch_size=4",
+            "train.max_length=1024",
+            "train.workers.cpus_per_worker=0.9",
+            "evaluate.sample.problems=[{name: organism, limit: 6}]",
+            "evaluate.sample.sampling.n=1",
+            f"evaluate.sample.prompt={PROMPT}",
+            *overrides,
+        ],
+    )
 
 
 def mtimes(folder, names):
@@ -44,12 +65,23 @@ def test_pipeline_trains_registers_then_reuses_stages_for_a_sweep(tmp_path):
     run = client.get_run(first.run_id)
     assert run.info.status == "FINISHED" and run.data.tags["overthink.registered_model"] == first.registered
     children = client.search_runs([run.info.experiment_id], f"tags.`mlflow.parentRunId` = '{first.run_id}'")
-    assert sorted(r.data.tags["overthink.stage"] for r in children) == ["analyze", "evaluate", "evaluate", "pairs", "sample", "train"]
+    assert sorted(r.data.tags["overthink.stage"] for r in children) == [
+        "analyze",
+        "evaluate",
+        "evaluate",
+        "pairs",
+        "sample",
+        "train",
+    ]
     train_run = next(r for r in children if r.data.tags["overthink.stage"] == "train")
     assert client.get_model_version_by_alias("pipeline-test", "champion").run_id == train_run.info.run_id
 
-    kept = {"samples": ["samples.parquet"], "analysis": ["analyzed.parquet", "_SUCCESS.json"], "pairs": ["pairs.parquet", "_SUCCESS"],
-            "evaluate/base/analysis": ["analyzed.parquet"]}
+    kept = {
+        "samples": ["samples.parquet"],
+        "analysis": ["analyzed.parquet", "_SUCCESS.json"],
+        "pairs": ["pairs.parquet", "_SUCCESS.json"],
+        "evaluate/base/analysis": ["analyzed.parquet"],
+    }
     before = {folder: mtimes(out / folder, names) for folder, names in kept.items()}
     second = run_pipeline(pipeline_config(tmp_path, "sweep={space: {loss: {grid: [simpo]}}, tolerance: 1.0}"))
     assert {folder: mtimes(out / folder, names) for folder, names in kept.items()} == before  # nothing recomputed
@@ -67,7 +99,9 @@ def test_from_stage_clears_that_stage_and_later_ones_only(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["analysis", "samples"]
     clear_from(tmp_path, "sample")
     assert list(tmp_path.iterdir()) == []
-    with pytest.raises(ConfigError, match="--from 'pair': give one of sample, analyze, pairs, train, evaluate, register"):
+    with pytest.raises(
+        ConfigError, match="--from 'pair': give one of sample, analyze, pairs, train, evaluate, register"
+    ):
         clear_from(tmp_path, "pair")
 
 

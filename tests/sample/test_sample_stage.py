@@ -14,9 +14,20 @@ pytestmark = pytest.mark.slow
 
 
 def sample_config(tmp_path, model, *overrides):
-    return load_config(SampleConfig, None, [
-        "problems=[{name: organism, limit: 3}]", f"engine.model={model}", f"output_dir={tmp_path / 'samples'}",
-        "sampling.n=2", "sampling.max_tokens=48", "ray.num_cpus=2", "mlflow.enabled=false", *overrides])
+    return load_config(
+        SampleConfig,
+        None,
+        [
+            "problems=[{name: organism, limit: 3}]",
+            f"model={model}",
+            f"output_dir={tmp_path / 'samples'}",
+            "sampling.n=2",
+            "sampling.max_tokens=48",
+            "ray.num_cpus=2",
+            "mlflow.enabled=false",
+            *overrides,
+        ],
+    )
 
 
 def test_vllm_on_ray_samples_n_per_problem_resumes_and_feeds_analyze(tmp_path, organism_path):
@@ -24,7 +35,9 @@ def test_vllm_on_ray_samples_n_per_problem_resumes_and_feeds_analyze(tmp_path, o
     table = pq.read_table(first.output_dir / "samples.parquet")
     assert table.num_rows == 6 and first.metrics["new_samples"] == 6
     rows = table.to_pylist()
-    assert [(r["problem_id"], r["sample_index"]) for r in rows] == [(f"organism/test/{i}", k) for i in range(3) for k in range(2)]
+    assert [(r["problem_id"], r["sample_index"]) for r in rows] == [
+        (f"organism/test/{i}", k) for i in range(3) for k in range(2)
+    ]
     assert len({r["seed"] for r in rows}) == 6
     assert all(r["finish_reason"] in ("stop", "length") and r["num_generated_tokens"] > 0 for r in rows)
     assert all(r["prompt"].endswith("<|im_start|>assistant\n") and r["model"].startswith(organism_path) for r in rows)
@@ -39,9 +52,19 @@ def test_vllm_on_ray_samples_n_per_problem_resumes_and_feeds_analyze(tmp_path, o
     assert [r["response"] for r in extended if r["sample_index"] < 2] == [r["response"] for r in rows]
     assert len({(r["problem_id"], r["sample_index"]) for r in extended}) == 9  # no duplicates
 
-    analyzed = run_analyze(load_config(AnalyzeConfig, None, [
-        f"input.path={more.output_dir / 'samples.parquet'}", f"output_dir={tmp_path / 'analyzed'}",
-        "mlflow.enabled=false", f"tokenizer={organism_path}"]), use_ray=False)
+    analyzed = run_analyze(
+        load_config(
+            AnalyzeConfig,
+            None,
+            [
+                f"input.path={more.output_dir / 'samples.parquet'}",
+                f"output_dir={tmp_path / 'analyzed'}",
+                "mlflow.enabled=false",
+                f"tokenizer={organism_path}",
+            ],
+        ),
+        use_ray=False,
+    )
     assert analyzed.metrics["overall"]["responses"] == 9  # no column mapping needed
     assert set(analyzed.metrics["by_dataset"]) == {"organism"}
 
@@ -54,7 +77,10 @@ def test_transformers_backend_matches_the_schema(tmp_path, organism_path):
 
 def test_openai_backend_sends_seeds_to_the_endpoint(tmp_path, organism_path):
     """A stand-in OpenAI-compatible server on 127.0.0.1; the model folder provides the chat template."""
-    reply = lambda body: completion_reply("<think>\nSo the answer is 2.\n</think>\n\\boxed{2}", body["model"], 9)
+
+    def reply(body):
+        return completion_reply("<think>\nSo the answer is 2.\n</think>\n\\boxed{2}", body["model"], 9)
+
     with standin_endpoint(reply) as (url, received):
         result = run_sample(sample_config(tmp_path, organism_path, "engine.backend=openai", f"engine.base_url={url}"))
     table = pq.read_table(result.output_dir / "samples.parquet")

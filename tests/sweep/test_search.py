@@ -9,7 +9,9 @@ from ray import tune
 
 from overthink.config import load_config
 from overthink.sweep.config import SearchConfig
-from overthink.sweep.select import tune_settings
+from overthink.sweep.space import parse_space
+from overthink.sweep.tune_adapter import tune_settings, tune_space
+from overthink.train.config import TrainConfig
 
 pytestmark = pytest.mark.slow
 
@@ -22,11 +24,34 @@ def fit(tmp_path, search: SearchConfig):
     def objective(params: dict) -> None:
         tune.report({"objective": -abs(params["learning_rate"] - 1e-4) * 1e4 + (params["loss"] == "simpo")})
 
-    space, config, stopper = tune_settings(search)
+    space, config, stopper = tune_settings(search, TrainConfig)
     if not ray.is_initialized():
         ray.init(address="local", num_cpus=2, include_dashboard=False)
-    return tune.Tuner(objective, param_space=space, tune_config=config,
-                      run_config=tune.RunConfig(storage_path=str(tmp_path / "tune"), stop=stopper)).fit()
+    return tune.Tuner(
+        objective,
+        param_space=space,
+        tune_config=config,
+        run_config=tune.RunConfig(storage_path=str(tmp_path / "tune"), stop=stopper),
+    ).fit()
+
+
+def test_tune_space_maps_every_dimension():
+    dims = parse_space(
+        {
+            "strategy": {"grid": ["fcs", "gds"]},
+            "learning_rate": {"loguniform": [1.0e-6, 1.0e-4]},
+            "beta": {"choice": [2.0, 2.5]},
+            "simpo_gamma": {"uniform": [0.0, 1.0]},
+            "workers.num_workers": {"randint": [1, 3]},
+            "epochs": 1,
+        },
+        TrainConfig,
+    )
+    space = tune_space(dims)
+    assert space["strategy"] == tune.grid_search(["fcs", "gds"]) and space["epochs"] == 1.0
+    assert 1e-6 <= space["learning_rate"].sample() <= 1e-4 and space["beta"].sample() in (2.0, 2.5)
+    assert 0.0 <= space["simpo_gamma"].sample() < 1.0 and space["workers.num_workers"].sample() in (1, 2)
+    assert tune_space(dims, grid=False)["strategy"].sample() in ("fcs", "gds")  # random/Optuna: grid -> choice
 
 
 def run(tmp_path, *overrides) -> list[dict]:
@@ -50,7 +75,14 @@ def test_grid_runs_every_point_per_sample(tmp_path):
 
 
 def test_plateau_stops_the_sweep_early(tmp_path):
-    flat = "space={learning_rate: {grid: [1.0e-4, 1.0e-4, 1.0e-4, 1.0e-4, 1.0e-4, 1.0e-4, 1.0e-4, 1.0e-4]}, loss: simpo}"
+    flat = (
+        "space={learning_rate: {grid: [1.0e-4, 1.0e-4, 1.0e-4, 1.0e-4, 1.0e-4, 1.0e-4, 1.0e-4, 1.0e-4]}, loss: simpo}"
+    )
     finished = lambda grid: sum(1 for result in grid if result.metrics)  # noqa: E731
     assert finished(fit(tmp_path / "a", load_config(SearchConfig, None, [flat]))) == 8
-    assert finished(fit(tmp_path / "b", load_config(SearchConfig, None, [flat, "plateau={top: 2, std: 0.1, patience: 0}"]))) < 8
+    assert (
+        finished(
+            fit(tmp_path / "b", load_config(SearchConfig, None, [flat, "plateau={top: 2, std: 0.1, patience: 0}"]))
+        )
+        < 8
+    )

@@ -23,15 +23,33 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def pairs_path(tmp_path_factory, organism_path):
     """40 organism problems × 4 corpus-style responses, analyzed and paired (two strategies)."""
-    return corpus_pairs(organism_path, tmp_path_factory.mktemp("train-pairs"), strategies=("fcs_reflection", "fcs"), seed=7)
+    return corpus_pairs(
+        organism_path, tmp_path_factory.mktemp("train-pairs"), strategies=("fcs_reflection", "fcs"), seed=7
+    )
 
 
 def train_config(tmp_path, pairs, model, *overrides):
-    return load_config(TrainConfig, None, [
-        f"pairs={pairs}", f"model={model}", f"output_dir={tmp_path / 'train'}", "strategy=fcs_reflection",
-        "learning_rate=1e-3", "warmup_ratio=0", "lr_scheduler=constant", "max_steps=8", "per_device_batch_size=4",
-        "max_length=512", "save_steps=4", "workers.num_workers=2", "workers.cpus_per_worker=1", "ray.num_cpus=2",
-        *overrides])
+    return load_config(
+        TrainConfig,
+        None,
+        [
+            f"pairs={pairs}",
+            f"model={model}",
+            f"output_dir={tmp_path / 'train'}",
+            "strategy=fcs_reflection",
+            "learning_rate=1e-3",
+            "warmup_ratio=0",
+            "lr_scheduler=constant",
+            "max_steps=8",
+            "per_device_batch_size=4",
+            "max_length=512",
+            "save_steps=4",
+            "workers.num_workers=2",
+            "workers.cpus_per_worker=1",
+            "ray.num_cpus=2",
+            *overrides,
+        ],
+    )
 
 
 def history(run_id: str, key: str) -> list[tuple[int, float]]:
@@ -55,21 +73,49 @@ def test_simpo_with_zero3_learns_and_vllm_samples_the_checkpoint(tmp_path, pairs
     version = mlflow.register_model(result.summary["mlflow_model_uri"], "overthink-organism-test")
     assert int(version.version) >= 1 and version.run_id == result.run_id
     assert sorted(p.name for p in result.model_dir.iterdir() if p.suffix in (".json", ".safetensors")) == [
-        "config.json", "generation_config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"]
+        "config.json",
+        "generation_config.json",
+        "model.safetensors",
+        "tokenizer.json",
+        "tokenizer_config.json",
+    ]
 
     from overthink.sample.config import SampleConfig
     from overthink.sample.stage import run_sample
 
-    sampled = run_sample(load_config(SampleConfig, None, [
-        "problems=[{name: organism, limit: 2}]", f"engine.model={result.model_dir}", f"output_dir={tmp_path / 's'}",
-        "sampling.n=2", "sampling.max_tokens=32", "ray.num_cpus=2", "mlflow.enabled=false"]))
+    sampled = run_sample(
+        load_config(
+            SampleConfig,
+            None,
+            [
+                "problems=[{name: organism, limit: 2}]",
+                f"model={result.model_dir}",
+                f"output_dir={tmp_path / 's'}",
+                "sampling.n=2",
+                "sampling.max_tokens=32",
+                "ray.num_cpus=2",
+                "mlflow.enabled=false",
+            ],
+        )
+    )
     rows = pq.read_table(sampled.output_dir / "samples.parquet").to_pylist()
-    assert len(rows) == 4 and all(r["model"].startswith(str(result.model_dir)) and r["num_generated_tokens"] > 0 for r in rows)
+    assert len(rows) == 4 and all(
+        r["model"].startswith(str(result.model_dir)) and r["num_generated_tokens"] > 0 for r in rows
+    )
 
 
 def test_dpo_with_zero2_and_precomputed_reference(tmp_path, pairs_path, organism_path):
-    result = run_train(train_config(tmp_path, pairs_path, organism_path, "loss=dpo", "deepspeed=zero2",
-                                    "precompute_ref_log_probs=true", "beta=0.5"))
+    result = run_train(
+        train_config(
+            tmp_path,
+            pairs_path,
+            organism_path,
+            "loss=dpo",
+            "deepspeed=zero2",
+            "precompute_ref_log_probs=true",
+            "beta=0.5",
+        )
+    )
     assert rises(result.run_id, "rewards.margins")
     strategies = pq.read_table(pairs_path, columns=["strategy"]).column("strategy").to_pylist()
     assert result.summary["pairs_used"] == strategies.count("fcs_reflection") > 0
@@ -79,8 +125,18 @@ def test_rpo_with_lora_exports_merged_weights(tmp_path, pairs_path, organism_pat
     import torch
     from safetensors.torch import load_file
 
-    result = run_train(train_config(tmp_path, pairs_path, organism_path, "loss=rpo", "rpo_alpha=1.0", "lora.enabled=true",
-                                    "lora.r=8", "learning_rate=5e-3"))
+    result = run_train(
+        train_config(
+            tmp_path,
+            pairs_path,
+            organism_path,
+            "loss=rpo",
+            "rpo_alpha=1.0",
+            "lora.enabled=true",
+            "lora.r=8",
+            "learning_rate=5e-3",
+        )
+    )
     assert rises(result.run_id, "rewards.margins")
     # At step 1 the policy equals the reference, so DPO's term is ln 2; RPO adds α × NLL of chosen.
     assert history(result.run_id, "loss")[0][1] > 0.6932 + 1.0
@@ -103,8 +159,19 @@ def test_failed_worker_group_resumes_from_the_last_checkpoint(tmp_path, pairs_pa
     marker = tmp_path / "failed-once"
     monkeypatch.setenv(FAIL_ONCE_ENV, f"3:{marker}")
     storage = tmp_path / "checkpoints"
-    result = run_train(train_config(tmp_path, pairs_path, organism_path, "loss=simpo", "max_steps=6", "save_steps=2",
-                                    "max_failures=1", f"storage_path={storage}", "keep_checkpoints=2"))
+    result = run_train(
+        train_config(
+            tmp_path,
+            pairs_path,
+            organism_path,
+            "loss=simpo",
+            "max_steps=6",
+            "save_steps=2",
+            "max_failures=1",
+            f"storage_path={storage}",
+            "keep_checkpoints=2",
+        )
+    )
     assert marker.exists()  # the injected failure happened at step 3 ...
     steps = [step for step, _ in history(result.run_id, "loss")]
     assert steps == [1, 2, 3, 4, 5, 6]  # ... and training went on from the step-2 checkpoint, not from scratch
@@ -142,8 +209,9 @@ def test_bad_pairs_files_name_the_file_and_the_problem(tmp_path, pairs_path, org
         run_train(train_config(tmp_path, tmp_path / "norejected.parquet", organism_path))
     chosen = table.column("chosen").to_pylist()
     chosen[0] = ""
-    pq.write_table(table.set_column(table.schema.get_field_index("chosen"), "chosen", pa.array(chosen)),
-                   tmp_path / "empty.parquet")
+    pq.write_table(
+        table.set_column(table.schema.get_field_index("chosen"), "chosen", pa.array(chosen)), tmp_path / "empty.parquet"
+    )
     first = table.column("strategy")[0].as_py()
     with pytest.raises(InputError, match=f"empty.parquet: pair 0 of strategy {first} has an empty chosen"):
         run_train(train_config(tmp_path, tmp_path / "empty.parquet", organism_path, f"strategy={first}"))

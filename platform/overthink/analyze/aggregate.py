@@ -24,7 +24,7 @@ def bootstrap_ci(values, samples: int, rng: np.random.Generator) -> list[float] 
 
 
 def summarize(rows: list[dict], bootstrap_samples: int = 1000, seed: int = 0) -> dict:
-    """Summary of one group of analyzed rows (see README, metrics.json)."""
+    """Summary of one group of analyzed rows (see docs/stages/analyze.md, metrics.json)."""
     rng = np.random.default_rng(seed)
     analyzed = [r for r in rows if r["num_solutions"] is not None]
     graded = [r for r in analyzed if r["correct"] is not None]
@@ -88,23 +88,3 @@ def summarize_all(rows: list[dict], bootstrap_samples: int = 1000, seed: int = 0
 def _level_key(item):
     key = item[0]
     return (0, float(key), "") if key.replace(".", "", 1).isdigit() else (1, 0.0, key)
-
-
-def flat_metrics(metrics: dict) -> dict[str, float]:
-    """MLflow metric names: overall.accuracy, by_dataset.math500.mean_tokens, ... (numbers only)."""
-    out = {}
-    for scope in ("overall", "by_dataset", "by_level"):
-        groups = {"": metrics[scope]} if scope == "overall" else metrics[scope]
-        for group, summary in groups.items():
-            prefix = scope if not group else f"{scope}.{sanitize(group)}"
-            for key, value in summary.items():
-                if isinstance(value, (int, float)) and not isinstance(value, bool) and value is not None:
-                    out[f"{prefix}.{key}"] = float(value)
-            for key, interval in summary["ci95"].items():
-                if interval:
-                    out[f"{prefix}.{key}.ci95_low"], out[f"{prefix}.{key}.ci95_high"] = interval
-    return out
-
-
-def sanitize(name: str) -> str:
-    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)

@@ -6,33 +6,43 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from overthink.config import Section
+from overthink.analyze.distinct import JUDGES
+from overthink.analyze.segment import SEGMENTERS
+from overthink.config import Section, Settings, registered, wiring_of
 from overthink.runtime.config import MlflowConfig, RayConfig
 
 
 class Columns(Section):
     problem: str = Field("problem", description="Column with the problem text.")
     response: str = Field("response", description="Column with the response (a string, or a one-item list).")
-    prompt: str | None = Field("prompt", description="Column with the exact prompt the model saw (used if present; pairs keep it).")
+    prompt: str | None = Field(
+        "prompt", description="Column with the exact prompt the model saw (used if present; pairs keep it)."
+    )
     gold: str | None = Field("gold", description="Column with the gold answer; null = ungraded.")
     dataset: str | None = Field("dataset", description="Column naming each row's dataset (used if present).")
     level: str | None = Field("level", description="Column with a difficulty level (used if present).")
     problem_id: str | None = Field("problem_id", description="Column identifying the problem (used if present).")
-    solutions: str | None = Field(None, description="Column with pre-split solutions (a list), for segment.method=presplit.")
+    solutions: str | None = Field(
+        None, description="Column with pre-split solutions (a list), for segment.method=presplit."
+    )
     solution_clusters: str | None = Field(
         None, description="Column with per-solution strategy cluster ids, for distinct.method=clusters."
     )
     solution_correct: str | None = Field(
         None, description="Column with given per-solution correctness (bools or {'correct': bool}); overrides grading."
     )
-    finish_reason: str | None = Field("finish_reason", description="Column with the sampler's finish reason (used if present).")
+    finish_reason: str | None = Field(
+        "finish_reason", description="Column with the sampler's finish reason (used if present)."
+    )
 
 
 class InputConfig(Section):
     path: list[str] = Field(default_factory=list, description="Input files, folders or globs (JSONL or Parquet).")
     format: Literal["auto", "jsonl", "parquet"] = Field("auto", description="Input format; auto = by file extension.")
     columns: Columns = Field(default_factory=Columns, description="Column mapping.")
-    dataset_name: str | None = Field(None, description="Dataset name for rows without a dataset column; null = file stem.")
+    dataset_name: str | None = Field(
+        None, description="Dataset name for rows without a dataset column; null = file stem."
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -43,8 +53,12 @@ class InputConfig(Section):
 
 
 class ThinkingConfig(Section):
-    open_markers: list[str] = Field(["<think>", "<|begin_of_thought|>"], description="Tags that open the thinking part.")
-    close_markers: list[str] = Field(["</think>", "<|end_of_thought|>"], description="Tags that close the thinking part.")
+    open_markers: list[str] = Field(
+        ["<think>", "<|begin_of_thought|>"], description="Tags that open the thinking part."
+    )
+    close_markers: list[str] = Field(
+        ["</think>", "<|end_of_thought|>"], description="Tags that close the thinking part."
+    )
 
 
 class EndpointConfig(Section):
@@ -57,7 +71,9 @@ class EndpointConfig(Section):
 
 
 class SegmentConfig(Section):
-    method: Literal["rules", "presplit", "llm"] = Field("rules", description="How to split responses into solutions.")
+    method: registered(SEGMENTERS) = Field(
+        "rules", description=f"How to split responses into solutions: {', '.join(SEGMENTERS.names())}."
+    )
     llm: EndpointConfig = Field(default_factory=EndpointConfig, description="Endpoint for method=llm.")
 
 
@@ -73,35 +89,38 @@ class GradeConfig(Section):
 
 
 class DistinctConfig(Section):
-    method: Literal["lexical", "embedding", "llm", "clusters"] = Field(
-        "lexical", description="Judge of whether a solution adds a new strategy."
+    method: registered(JUDGES) = Field(
+        "lexical", description=f"Judge of whether a solution adds a new strategy: {', '.join(JUDGES.names())}."
     )
     threshold: float | None = Field(
-        None, gt=0, le=1, description="Similarity at or above which a solution repeats an earlier one; null = the judge's default."
+        None,
+        gt=0,
+        le=1,
+        description="Similarity at or above which a solution repeats an earlier one; null = the judge's default.",
     )
     embedding_model: str | None = Field(None, description="Sentence-embedding model path; null = the bundled MiniLM.")
     llm: EndpointConfig = Field(default_factory=EndpointConfig, description="Endpoint for method=llm.")
 
     def resolved_threshold(self) -> float:
-        return self.threshold if self.threshold is not None else DEFAULT_THRESHOLDS.get(self.method, DEFAULT_THRESHOLDS["lexical"])
+        return (
+            self.threshold
+            if self.threshold is not None
+            else DEFAULT_THRESHOLDS.get(self.method, DEFAULT_THRESHOLDS["lexical"])
+        )
 
 
 DEFAULT_THRESHOLDS = {"lexical": 0.15, "embedding": 0.9}  # lexical: best fit to the paper authors' clusters
 
 
 class ReportConfig(Section):
-    model_name: str = Field("model", description="Name of the evaluated model in tables.")
     bootstrap_samples: int = Field(1000, ge=0, description="Bootstrap resamples for 95% intervals (0 = none).")
     seed: int = Field(0, description="Seed of the bootstrap.")
     plots: bool = Field(True, description="Write PNG plots.")
 
 
-class AnalyzeConfig(Section):
-    input: InputConfig = Field(default_factory=InputConfig, description="What to read.")
-    output_dir: str | None = Field(None, description="Folder for analyzed.parquet and metrics.json.")
-    tokenizer: str | None = Field(
-        None, description="Tokenizer of the evaluated model (local path or hub id); null = approximate word count."
-    )
+class AnalyzeSettings(Settings):
+    """How responses are split, graded, judged and summarized."""
+
     thinking: ThinkingConfig = Field(default_factory=ThinkingConfig, description="Thinking-part tags.")
     segment: SegmentConfig = Field(default_factory=SegmentConfig, description="Solution segmentation.")
     grade: GradeConfig = Field(default_factory=GradeConfig, description="Answer extraction and grading.")
@@ -110,9 +129,34 @@ class AnalyzeConfig(Section):
     max_response_chars: int = Field(
         2_000_000, ge=1, description="Longer responses are flagged `too_long` and not analyzed."
     )
+    rows_per_shard: int = Field(
+        500, ge=1, description="Input rows per shard (one Ray Data map call; the unit of resume)."
+    )
+    actors: int | None = Field(
+        None, ge=1, description="Analysis actors; null = one per CPU of the cluster (at most the shard count)."
+    )
+    cpus_per_actor: float = Field(
+        0.9,
+        gt=0,
+        description="CPUs each analysis actor reserves; fractional so Ray Data's own tasks still fit on small "
+        "machines.",
+    )
+    force: bool = Field(False, description="Recompute even if the output folder holds a finished run of this config.")
+
+
+class AnalyzeConfig(AnalyzeSettings):
+    """The analyze stage: settings plus what to read, with whose tokenizer, and where results go."""
+
+    input: InputConfig = Field(default_factory=InputConfig, description="What to read.")
+    output_dir: str | None = Field(None, description="Folder for analyzed.parquet and metrics.json.")
+    tokenizer: str | None = Field(
+        None,
+        description="Tokenizer of the evaluated model (folder, hub id, `organism` or MLflow model URI); "
+        "null = approximate word count.",
+    )
+    name: str = Field("model", description="Name of the evaluated model in tables.")
     ray: RayConfig = Field(default_factory=RayConfig, description="Ray runtime.")
     mlflow: MlflowConfig = Field(default_factory=MlflowConfig, description="MLflow tracking.")
-    force: bool = Field(False, description="Recompute even if the output folder holds a finished run of this config.")
 
     @model_validator(mode="after")
     def _consistent(self):
@@ -121,3 +165,6 @@ class AnalyzeConfig(Section):
         if self.distinct.method == "clusters" and not self.input.columns.solution_clusters:
             raise ValueError("distinct.method=clusters needs input.columns.solution_clusters")
         return self
+
+
+wiring_of(AnalyzeConfig, AnalyzeSettings)

@@ -1,13 +1,20 @@
 """Distinctness judges: does solution m use a reasoning strategy not seen in solutions 1..m-1?
-Pluggable by name: `lexical` (default, offline), `embedding` (offline MiniLM), `llm`
+Pluggable by name in `JUDGES`: `lexical` (default, offline), `embedding` (offline MiniLM), `llm`
 (in `llm_judges`), `clusters` (cluster ids given with the input)."""
 
 from __future__ import annotations
 
 import re
-from typing import Callable, Sequence
+from collections import Counter
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+from overthink.registry import Registry
+
+if TYPE_CHECKING:
+    from overthink.analyze.config import AnalyzeConfig
 
 _WORD = re.compile(r"[a-z]+|\d+(?:\.\d+)?|[=+\-*/^√]")
 _STOP = frozenset(
@@ -84,3 +91,51 @@ def flags_from_clusters(cluster_ids: Sequence[int]) -> list[bool]:
 
 
 Judge = Callable[[list[str], str], list[bool]]
+"""(solution texts, problem) -> distinct flag per solution: a judge of the texts alone."""
+
+DistinctJudge = Callable[[list[str], dict], list[bool]]
+"""(solution texts, record) -> distinct flag per solution; may append to record["flags"]."""
+
+JUDGES: Registry[Callable[[AnalyzeConfig, Counter], DistinctJudge]] = Registry("distinctness judge")
+"""distinct.method -> factory (analyze config, stats counter) -> judge, built once per worker."""
+
+
+def on_problem(judge: Judge) -> DistinctJudge:
+    """A judge of texts alone, called the analyzer's way."""
+    return lambda solutions, record: judge(solutions, record["problem"])
+
+
+@JUDGES.register("lexical")
+def lexical_judge(config: AnalyzeConfig, stats: Counter) -> DistinctJudge:
+    return on_problem(LexicalJudge(config.distinct.resolved_threshold()))
+
+
+@JUDGES.register("embedding")
+def embedding_judge(config: AnalyzeConfig, stats: Counter) -> DistinctJudge:
+    return on_problem(EmbeddingJudge(config.distinct.resolved_threshold(), config.distinct.embedding_model))
+
+
+@JUDGES.register("llm")
+def llm_judge(config: AnalyzeConfig, stats: Counter) -> DistinctJudge:
+    # Imported here: openai loads only when this method is chosen, and analyze.config may import this module.
+    from overthink.analyze.config import DEFAULT_THRESHOLDS
+    from overthink.analyze.llm_judges import LLMJudge
+
+    # The fallback keeps lexical's default threshold whatever `distinct.threshold` says, as it always has.
+    return LLMJudge(config.distinct.llm, on_problem(LexicalJudge(DEFAULT_THRESHOLDS["lexical"])), stats)
+
+
+@JUDGES.register("clusters")
+def clusters_judge(config: AnalyzeConfig, stats: Counter) -> DistinctJudge:
+    """First appearances of the input's cluster ids; a row whose ids do not match its solutions
+    one to one is judged lexically instead (flag `clusters_mismatch`)."""
+    fallback = LexicalJudge(config.distinct.resolved_threshold())
+
+    def judge(solutions: list[str], record: dict) -> list[bool]:
+        clusters = record["given_clusters"]
+        if clusters is not None and len(clusters) == len(solutions):
+            return flags_from_clusters(clusters)
+        record["flags"].append("clusters_mismatch")
+        return fallback(solutions, record["problem"])
+
+    return judge

@@ -60,18 +60,27 @@ def answer_phrase_at(text: str) -> int:
 
 
 _CONCLUSION = re.compile(
-    r"(?:^|[\s(])(?:therefore|thus|hence|so|in conclusion|in summary|that means|this means|finally|overall|consequently)\b",
+    r"(?:^|[\s(])(?:therefore|thus|hence|so|in conclusion|in summary|that means|this "
+    r"means|finally|overall|consequently)\b",
     re.IGNORECASE,
 )
-_COPULA = re.compile(r"(?:\b(?:is|are|equals|equal to|be|was|gives|get|got|arrived at|obtain)|=)\s+(?:indeed\s+|exactly\s+|just\s+|equal to\s+)?", re.I)
+_COPULA = re.compile(
+    r"(?:\b(?:is|are|equals|equal to|be|was|gives|get|got|arrived "
+    r"at|obtain)|=)\s+(?:indeed\s+|exactly\s+|just\s+|equal to\s+)?",
+    re.I,
+)
 _VALUE = re.compile(
     r"\$[^$]+\$|\\\((?:.(?!\\\)))*.?\\\)|\\\[(?:.(?!\\\]))*.?\\\]"
     r"|(?:\\?\$)?[-+]?\(?\d[\d,]*(?:\.\d+)?(?:\s*/\s*\d+)?\)?(?:\\sqrt\{[^{}]*\}|\^\{?\d+\}?|_\{?\d+\}?|π|\\pi)?"
     r"|\\(?:frac|dfrac|sqrt|pi)(?:\{[^{}]*\})+"
 )
-_NUMBER_WORDS = {w: str(i) for i, w in enumerate(
-    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
-    "sixteen seventeen eighteen nineteen twenty".split())}
+_NUMBER_WORDS = {
+    w: str(i)
+    for i, w in enumerate(
+        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
+        "sixteen seventeen eighteen nineteen twenty".split()
+    )
+}
 
 
 def sentences(text: str) -> list[str]:
@@ -79,7 +88,7 @@ def sentences(text: str) -> list[str]:
 
 
 def conclusion_value(sentence: str, require_marker: bool = True) -> str | None:
-    """"Therefore, the minimum value is 64." -> "64". Without `require_marker`, a sentence that
+    """ "Therefore, the minimum value is 64." -> "64". Without `require_marker`, a sentence that
     ends in "is <value>." counts too ("The greater integer is 18.")."""
     has_marker = bool(_CONCLUSION.search(sentence))
     if require_marker and not has_marker:
@@ -87,10 +96,10 @@ def conclusion_value(sentence: str, require_marker: bool = True) -> str | None:
     copulas = list(_COPULA.finditer(sentence))
     if not copulas:
         return None
-    rest = sentence[copulas[-1].end():].strip()
+    rest = sentence[copulas[-1].end() :].strip()
     value = _VALUE.match(rest)
     if value:
-        tail = rest[value.end():].strip(" .!")
+        tail = rest[value.end() :].strip(" .!")
         if has_marker or len(tail.split()) <= 1:  # "is 18." or "arrived at 8 meals."
             return clean_value(value.group(0))
         return None
@@ -108,8 +117,10 @@ def concluded_answer(text: str, require_marker: bool = True) -> tuple[int, str] 
     return None
 
 
-_JUDGEMENTS = frozenset("correct right wrong incorrect consistent the same clear obvious straightforward "
-                        "confirmed verified above below as follows".split()) | {"the same", "as follows"}
+_JUDGEMENTS = frozenset(
+    "correct right wrong incorrect consistent the same clear obvious straightforward "
+    "confirmed verified above below as follows".split()
+) | {"the same", "as follows"}
 
 
 def looks_like_answer(value: str) -> bool:
@@ -192,7 +203,9 @@ def looks_cut_off(text: str) -> bool:
     return bool(end) and not end.endswith(_TERMINAL)
 
 
-def final_answer(answer_part: str, thinking: str, truncated: bool, choice: bool, fallback_last_number: bool) -> str | None:
+def final_answer(
+    answer_part: str, thinking: str, truncated: bool, choice: bool, fallback_last_number: bool
+) -> str | None:
     """The response's final answer: from the text after the thinking when it states one, else
     from the end of the thinking. A cut-off thinking has no final answer unless it boxed one."""
     if answer_part.strip():

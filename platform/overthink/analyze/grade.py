@@ -112,7 +112,9 @@ class Grader:
         self._grade = lru_cache(maxsize=cache_size)(self._grade_uncached)
 
     def _math_verify(self, gold: str, prediction: str) -> bool:
-        isolate = self._isolate if self._isolate is not None else threading.current_thread() is not threading.main_thread()
+        isolate = (
+            self._isolate if self._isolate is not None else threading.current_thread() is not threading.main_thread()
+        )
         if isolate:
             self._isolated = self._isolated or IsolatedVerifier(self.timeout_s)
             verdict = self._isolated(gold, prediction)

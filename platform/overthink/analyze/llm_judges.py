@@ -10,7 +10,8 @@ import re
 from collections import Counter
 
 from overthink.analyze.config import EndpointConfig
-from overthink.analyze.distinct import flags_from_clusters
+from overthink.analyze.distinct import DistinctJudge, flags_from_clusters
+from overthink.analyze.segment import Segmenter, Solution, paragraphs
 
 SPLIT_PROMPT = """Split the reasoning below into solutions. A solution is a contiguous part that \
 explicitly reaches an answer; a verification that restates an answer is a solution of its own; \
@@ -96,13 +97,25 @@ def valid_clusters(value, n: int) -> list[int] | None:
 
 
 class LLMSplitter:
-    """Returns paragraph ranges per solution, or None (caller falls back to rules)."""
+    """A segmenter: the endpoint groups the thinking's paragraphs into solutions; a response of one
+    paragraph needs no call, and a malformed reply falls back to `fallback` (flag `llm_split_fallback`)."""
 
-    def __init__(self, config: EndpointConfig, stats: Counter):
+    def __init__(self, config: EndpointConfig, fallback: Segmenter, stats: Counter):
         self.client = EndpointClient(config)
+        self.fallback = fallback
         self.stats = stats
 
-    def __call__(self, problem: str, paragraphs: list[str]) -> list[tuple[int, int]] | None:
+    def __call__(self, record: dict, text: str, start: int, end: int) -> list[Solution]:
+        spans = paragraphs(text, start, end)
+        if len(spans) > 1:
+            ranges = self.ranges(record["problem"], [text[a:b] for a, b in spans])
+            if ranges is not None:
+                return [Solution(spans[a - 1][0], spans[b - 1][1], None) for a, b in ranges]
+            record["flags"].append("llm_split_fallback")
+        return self.fallback(record, text, start, end)
+
+    def ranges(self, problem: str, paragraphs: list[str]) -> list[tuple[int, int]] | None:
+        """Paragraph ranges (1-based, inclusive) per solution, or None."""
         numbered = "\n\n".join(f"[{i}] {p.strip()}" for i, p in enumerate(paragraphs, start=1))
         reply = self.client.complete_json(SPLIT_PROMPT.format(n=len(paragraphs), problem=problem, paragraphs=numbered))
         ranges = valid_ranges(reply.get("solutions"), len(paragraphs)) if reply else None
@@ -113,26 +126,24 @@ class LLMSplitter:
 
 
 class LLMJudge:
-    """Distinct flags from the endpoint's strategy clusters; falls back to `fallback` judge."""
+    """A distinctness judge from the endpoint's strategy clusters; a malformed reply falls back to
+    `fallback` (flag `llm_cluster_fallback`)."""
 
-    name = "llm"
-
-    def __init__(self, config: EndpointConfig, fallback, stats: Counter):
+    def __init__(self, config: EndpointConfig, fallback: DistinctJudge, stats: Counter):
         self.client = EndpointClient(config)
         self.fallback = fallback
         self.stats = stats
-        self.fell_back = False  # whether the last call fell back (the analyzer flags the row)
 
-    def __call__(self, solutions: list[str], problem: str = "") -> list[bool]:
-        self.fell_back = False
+    def __call__(self, solutions: list[str], record: dict) -> list[bool]:
         if len(solutions) <= 1:
             return [True] * len(solutions)
         listed = "\n\n".join(f"Solution {i}:\n{s.strip()}" for i, s in enumerate(solutions, start=1))
-        reply = self.client.complete_json(CLUSTER_PROMPT.format(n=len(solutions), problem=problem, solutions=listed))
+        prompt = CLUSTER_PROMPT.format(n=len(solutions), problem=record["problem"], solutions=listed)
+        reply = self.client.complete_json(prompt)
         ids = valid_clusters(reply.get("clusters"), len(solutions)) if reply else None
         self.stats["llm_cluster_calls"] += 1
         if ids is None:
             self.stats["llm_cluster_fallbacks"] += 1
-            self.fell_back = True
-            return self.fallback(solutions, problem)
+            record["flags"].append("llm_cluster_fallback")
+            return self.fallback(solutions, record)
         return flags_from_clusters(ids)

@@ -8,7 +8,7 @@ the first correct solution; tau^m = 1 when solution m is distinct.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 
 def first_correct_index(correct: Sequence[bool]) -> int | None:

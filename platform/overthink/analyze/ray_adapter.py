@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import pyarrow as pa
 
@@ -26,7 +26,7 @@ class ShardAnalyzer:
         return pa.concat_tables(tables)
 
 
-def analyze_shards_on_ray(config: AnalyzeConfig, shards: list[Shard], workers: int) -> Iterator[pa.Table]:
+def analyze_shards_on_ray(config: AnalyzeConfig, shards: list[Shard], actors: int) -> Iterator[pa.Table]:
     """Yield one analyzed table per shard, as shards finish."""
     import ray.data
 
@@ -36,8 +36,7 @@ def analyze_shards_on_ray(config: AnalyzeConfig, shards: list[Shard], workers: i
         fn_constructor_kwargs={"config_json": config.model_dump_json()},
         batch_size=1,
         batch_format="numpy",
-        compute=ray.data.ActorPoolStrategy(min_size=1, max_size=workers),
-        num_cpus=config.ray.cpus_per_worker,
+        compute=ray.data.ActorPoolStrategy(min_size=1, max_size=actors),
+        num_cpus=config.cpus_per_actor,
     )
-    for batch in analyzed.iter_batches(batch_size=None, batch_format="pyarrow"):
-        yield batch
+    yield from analyzed.iter_batches(batch_size=None, batch_format="pyarrow")

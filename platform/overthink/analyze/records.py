@@ -10,9 +10,10 @@ import ast
 import glob
 import json
 import os
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from overthink.analyze.config import Columns, InputConfig
 from overthink.errors import InputError
@@ -38,7 +39,7 @@ class Shard:
         return json.dumps(asdict(self))
 
     @classmethod
-    def from_json(cls, text: str) -> "Shard":
+    def from_json(cls, text: str) -> Shard:
         data = json.loads(text)
         data["row_groups"] = tuple(data["row_groups"])
         return cls(**data)
@@ -117,15 +118,25 @@ def plan_jsonl(path: str, columns: Columns, rows_per_shard: int, start_index: in
                     shard_offset, shard_line = offset, line_number
                 rows += 1
                 if rows - shard_start == rows_per_shard:
-                    shards.append(Shard(start_index + len(shards), path, "jsonl", shard_start, rows - shard_start,
-                                        shard_offset, shard_line))
+                    shards.append(
+                        Shard(
+                            start_index + len(shards),
+                            path,
+                            "jsonl",
+                            shard_start,
+                            rows - shard_start,
+                            shard_offset,
+                            shard_line,
+                        )
+                    )
                     shard_start = rows
             offset += len(raw)
     if rows == 0:
         raise InputError(f"{path}: the file is empty (no JSON lines)")
     if rows > shard_start:
-        shards.append(Shard(start_index + len(shards), path, "jsonl", shard_start, rows - shard_start,
-                            shard_offset, shard_line))
+        shards.append(
+            Shard(start_index + len(shards), path, "jsonl", shard_start, rows - shard_start, shard_offset, shard_line)
+        )
     return shards, rows, has_gold
 
 
@@ -162,8 +173,14 @@ def plan_shards(config: InputConfig, rows_per_shard: int) -> tuple[list[Shard], 
         else:
             found, rows, has_gold = plan_parquet(path, config.columns, len(shards))
         shards += found
-        summary["files"].append({"path": os.path.abspath(path), "rows": rows, "bytes": os.path.getsize(path),
-                                 "mtime": os.path.getmtime(path)})
+        summary["files"].append(
+            {
+                "path": os.path.abspath(path),
+                "rows": rows,
+                "bytes": os.path.getsize(path),
+                "mtime": os.path.getmtime(path),
+            }
+        )
         summary["rows"] += rows
         summary["has_gold"] = summary["has_gold"] or has_gold
     return shards, summary
@@ -248,8 +265,11 @@ def canonical(raw: dict, columns: Columns, dataset_name: str | None) -> dict:
         "given_correct": None,
         "flags": flags,
     }
-    for key, column in (("given_solutions", columns.solutions), ("given_clusters", columns.solution_clusters),
-                        ("given_correct", columns.solution_correct)):
+    for key, column in (
+        ("given_solutions", columns.solutions),
+        ("given_clusters", columns.solution_clusters),
+        ("given_correct", columns.solution_correct),
+    ):
         if column:
             try:
                 record[key] = as_list(raw.get(column), column)

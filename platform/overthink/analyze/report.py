@@ -6,8 +6,19 @@ import csv
 import io
 from pathlib import Path
 
-TABLE_COLUMNS = ("Dataset", "Model", "N", "Acc", "Solutions", "Tokens", "Outcome Eff.", "Process Eff.",
-                 "+Solutions", "+Tokens", "Truncated")
+TABLE_COLUMNS = (
+    "Dataset",
+    "Model",
+    "N",
+    "Acc",
+    "Solutions",
+    "Tokens",
+    "Outcome Eff.",
+    "Process Eff.",
+    "+Solutions",
+    "+Tokens",
+    "Truncated",
+)
 
 
 def _pct(value) -> str:
@@ -23,9 +34,19 @@ def table_rows(metrics: dict, model_name: str) -> list[list[str]]:
     if len(groups) != 1:
         groups.append(("all", metrics["overall"]))
     return [
-        [name, model_name, str(s["responses"]), _pct(s["accuracy"]), _num(s["mean_solutions"]), _num(s["mean_tokens"]),
-         _pct(s["outcome_efficiency"]), _pct(s["process_efficiency"]), _num(s["additional_solutions"]),
-         _num(s["additional_tokens"]), _pct(s["truncated_rate"])]
+        [
+            name,
+            model_name,
+            str(s["responses"]),
+            _pct(s["accuracy"]),
+            _num(s["mean_solutions"]),
+            _num(s["mean_tokens"]),
+            _pct(s["outcome_efficiency"]),
+            _pct(s["process_efficiency"]),
+            _num(s["additional_solutions"]),
+            _num(s["additional_tokens"]),
+            _pct(s["truncated_rate"]),
+        ]
         for name, s in groups
     ]
 
@@ -55,9 +76,24 @@ def write_plots(rows: list[dict], metrics: dict, folder: Path) -> list[Path]:
     analyzed = [r for r in rows if r["num_solutions"] is not None]
     overall = metrics["overall"]
     figures = {
-        "solutions_per_response.png": ("hist", [r["num_solutions"] for r in analyzed], "solutions per response", "responses"),
-        "first_correct_position.png": ("bar", overall["first_correct_position"], "position of the first correct solution", "share of responses"),
-        "distinctness_by_position.png": ("bar", overall["distinctness_by_position"], "solution position", "distinctness ratio"),
+        "solutions_per_response.png": (
+            "hist",
+            [r["num_solutions"] for r in analyzed],
+            "solutions per response",
+            "responses",
+        ),
+        "first_correct_position.png": (
+            "bar",
+            overall["first_correct_position"],
+            "position of the first correct solution",
+            "share of responses",
+        ),
+        "distinctness_by_position.png": (
+            "bar",
+            overall["distinctness_by_position"],
+            "solution position",
+            "distinctness ratio",
+        ),
         "tokens_per_response.png": ("hist", [r["num_tokens"] for r in analyzed], "tokens per response", "responses"),
     }
     written = []

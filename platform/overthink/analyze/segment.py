@@ -1,21 +1,37 @@
-"""Split the thinking part of a response into solutions (rounds). Pluggable by name:
-`rules` (default), `presplit` (the input gives them) and `llm` (in `llm_judges`)."""
+"""Split the thinking part of a response into solutions (rounds). Pluggable by name in
+`SEGMENTERS`: `rules` (default), `presplit` (the input gives them) and `llm` (in `llm_judges`)."""
 
 from __future__ import annotations
 
 import re
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
+from typing import TYPE_CHECKING
 
-from overthink.analyze.extract import answer_phrase, clean_value, conclusion_value, last_boxed, sentences
+from overthink.analyze.extract import (
+    answer_phrase,
+    clean_value,
+    conclusion_value,
+    extract_answer,
+    last_boxed,
+    sentences,
+)
+from overthink.analyze.grade import same_answer
+from overthink.registry import Registry
+
+if TYPE_CHECKING:
+    from overthink.analyze.config import AnalyzeConfig
 
 # A paragraph that opens like these starts a new round once an answer has been reached.
 _RESTART = re.compile(
-    r"^\W*(?:wait|hmm+|hold on|alternatively|but wait|but let me|let me (?:double[- ]?check|check|verify|re-?check|"
-    r"confirm|think again|try|see|make sure|consider|recalculate|re-?examine|approach)|let's (?:double[- ]?check|check|verify|"
-    r"confirm|try|see|make sure|consider)|to (?:double[- ]?check|verify|confirm|be sure|be thorough)|just to|another (?:way|approach|method)|"
-    r"double[- ]?check|verif|i (?:should|could|can|will|might|want to) (?:double[- ]?check|check|verify|confirm|also|try)|"
-    r"actually|on second thought|however|maybe i should|is there another|what if|i (?:wonder|need to check))",
+    r"^\W*(?:wait|hmm+|hold on|alternatively|but wait|but let me|let me (?:double[- ]?check|check|verify|"
+    r"re-?check|confirm|think again|try|see|make sure|consider|recalculate|re-?examine|approach)|"
+    r"let's (?:double[- ]?check|check|verify|confirm|try|see|make sure|consider)|to (?:double[- ]?check|"
+    r"verify|confirm|be sure|be thorough)|just to|another (?:way|approach|method)|double[- ]?check|verif|"
+    r"i (?:should|could|can|will|might|want to) (?:double[- ]?check|check|verify|confirm|also|try)|"
+    r"actually|on second thought|however|maybe i should|is there another|what if|i (?:wonder|"
+    r"need to check))",
     re.IGNORECASE,
 )
 
@@ -115,3 +131,54 @@ def locate_presplit(text: str, pieces: list[str], start: int) -> list[Solution] 
         stop = bounds[i] if bounds[i] is not None else at + len(piece.strip())
         solutions.append(Solution(start if i == 0 else at, stop, None))
     return solutions
+
+
+def anchor_test(text: str, start: int, end: int) -> Callable[[str], bool]:
+    """Answers this response states outright (boxes, "answer is", its final answer): a
+    concluding sentence reaching one of these ends a round."""
+    anchors = {a for a in (strong_answer(p) for p in text[start:end].split("\n\n")) if a}
+    final = extract_answer(text[end:], False) or extract_answer(text[start:end], False, False)
+    if final:
+        anchors.add(final)
+    return lambda value: any(same_answer(anchor, value) for anchor in anchors)
+
+
+Segmenter = Callable[[dict, str, int, int], list[Solution]]
+"""(record, response text, thinking start, thinking end) -> its solutions; may append to record["flags"].
+A solution at (-1, -1) is not located in the text: the analyzer then uses the given solution texts."""
+
+SEGMENTERS: Registry[Callable[[AnalyzeConfig, Counter], Segmenter]] = Registry("segmenter")
+"""segment.method -> factory (analyze config, stats counter) -> segmenter, built once per worker."""
+
+
+def segment_rules(record: dict, text: str, start: int, end: int) -> list[Solution]:
+    return split_rules(text, start, end, anchor_test(text, start, end))
+
+
+def segment_presplit(record: dict, text: str, start: int, end: int) -> list[Solution]:
+    """The input's solutions, located in the response; rows without them are split by rules."""
+    given = record["given_solutions"]
+    if given is None:
+        return segment_rules(record, text, start, end)
+    located = locate_presplit(text, [str(s) for s in given], start)
+    if located is not None:
+        return located
+    record["flags"].append("presplit_not_verbatim")
+    return [Solution(-1, -1, None) for _ in given]
+
+
+@SEGMENTERS.register("rules")
+def rules_segmenter(config: AnalyzeConfig, stats: Counter) -> Segmenter:
+    return segment_rules
+
+
+@SEGMENTERS.register("presplit")
+def presplit_segmenter(config: AnalyzeConfig, stats: Counter) -> Segmenter:
+    return segment_presplit
+
+
+@SEGMENTERS.register("llm")
+def llm_segmenter(config: AnalyzeConfig, stats: Counter) -> Segmenter:
+    from overthink.analyze.llm_judges import LLMSplitter  # openai loads only when this method is chosen
+
+    return LLMSplitter(config.segment.llm, segment_rules, stats)

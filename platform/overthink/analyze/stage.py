@@ -16,18 +16,18 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from overthink.analyze.aggregate import flat_metrics, summarize_all
+from overthink.analyze.aggregate import summarize_all
 from overthink.analyze.config import AnalyzeConfig
 from overthink.analyze.records import Shard, plan_shards
 from overthink.analyze.report import table_csv, table_markdown, write_plots
 from overthink.analyze.schema import ANALYZED, SCHEMA_VERSION
 from overthink.config import content_hash
-from overthink.errors import ConfigError, OverthinkError
+from overthink.errors import OverthinkError
 from overthink.runtime.files import atomic_write_table, atomic_write_text, root_message
+from overthink.runtime.outputs import DoneMarker, require_output_dir
 
 ANALYZED_FILE = "analyzed.parquet"
 METRICS_FILE = "metrics.json"
-DONE_FILE = "_SUCCESS.json"
 
 
 @dataclass
@@ -64,9 +64,9 @@ def run_shards(config: AnalyzeConfig, pending: list[Shard], parts: Path, use_ray
     from overthink.runtime.ray_init import cluster_cpus, init_ray
 
     init_ray(config.ray)
-    workers = config.ray.workers or max(1, min(int(cluster_cpus() / config.ray.cpus_per_worker), len(pending)))
+    actors = config.actors or max(1, min(int(cluster_cpus() / config.cpus_per_actor), len(pending)))
     try:
-        for table in analyze_shards_on_ray(config, pending, workers):
+        for table in analyze_shards_on_ray(config, pending, actors):
             progress.update(write_part(parts, table))
     except Exception as err:
         raise OverthinkError(
@@ -84,29 +84,48 @@ def consolidate(parts: Path, shards: list[Shard], target: Path) -> pa.Table:
     return pq.read_table(target, columns=[c for c in ANALYZED.names if c not in ("response", "problem")])
 
 
-def run_analyze(config: AnalyzeConfig, use_ray: bool = True) -> AnalyzeResult:
+# Keys that change how the work is spread or recorded, not what it computes.
+NOT_IN_FINGERPRINT = {"ray", "mlflow", "force", "output_dir", "rows_per_shard", "actors", "cpus_per_actor"}
+
+
+def resolved_tokenizer(config: AnalyzeConfig) -> AnalyzeConfig:
+    """The config with its tokenizer resolved to a folder or hub id (actors load it as given),
+    checked here, with a clear message, rather than inside a Ray actor."""
+    if not config.tokenizer:
+        return config
+    from overthink.analyze.tokens import TokenCounter
+    from overthink.runtime.models import resolve_model
+
+    config = config.model_copy(update={"tokenizer": resolve_model(config.tokenizer, key="tokenizer").path})
+    TokenCounter(config.tokenizer)
+    return config
+
+
+def run_analyze(config: AnalyzeConfig, use_ray: bool = True, parent_run_id: str | None = None) -> AnalyzeResult:
     from tqdm.auto import tqdm
 
-    if not config.output_dir:
-        raise ConfigError("no output folder: set --output (output_dir)")
-    out = Path(config.output_dir)
-    shards, input_summary = plan_shards(config.input, config.ray.rows_per_shard)
-    if config.tokenizer:
-        from overthink.analyze.tokens import TokenCounter
-
-        TokenCounter(config.tokenizer)  # fail here, with a clear message, not inside a Ray actor
-    fingerprint = content_hash({"schema": SCHEMA_VERSION, "config": config.model_dump(mode="json", exclude={"ray", "mlflow", "force", "output_dir"}),
-                                "files": input_summary["files"]})
-    done = out / DONE_FILE
-    if done.exists() and not config.force and json.loads(done.read_text()).get("fingerprint") == fingerprint:
+    out = require_output_dir(config.output_dir)
+    shards, input_summary = plan_shards(config.input, config.rows_per_shard)
+    config = resolved_tokenizer(config)
+    fingerprint = content_hash(
+        {
+            "schema": SCHEMA_VERSION,
+            "config": config.model_dump(mode="json", exclude=NOT_IN_FINGERPRINT),
+            "files": input_summary["files"],
+        }
+    )
+    done = DoneMarker(out)
+    record = done.reusable(fingerprint, config.force, "this analysis")
+    if record:
         metrics = json.loads((out / METRICS_FILE).read_text())
-        print(f"{out} already holds this analysis (fingerprint {fingerprint}); set force=true to recompute.")
-        return AnalyzeResult(out, metrics, (out / "report" / "table.md").read_text(), json.loads(done.read_text()).get("run_id"), True)
+        return AnalyzeResult(out, metrics, (out / "report" / "table.md").read_text(), record.get("run_id"), True)
     parts = out / ".parts" / fingerprint
     parts.mkdir(parents=True, exist_ok=True)
     pending = [s for s in shards if not part_path(parts, s).exists()]
     finished_rows = sum(s.num_rows for s in shards if s not in pending)
-    with tqdm(total=input_summary["rows"], initial=finished_rows, unit="resp", desc="analyze", dynamic_ncols=True) as bar:
+    with tqdm(
+        total=input_summary["rows"], initial=finished_rows, unit="resp", desc="analyze", dynamic_ncols=True
+    ) as bar:
         if pending:
             run_shards(config, pending, parts, use_ray, bar)
     table = consolidate(parts, shards, out / ANALYZED_FILE)
@@ -117,30 +136,34 @@ def run_analyze(config: AnalyzeConfig, use_ray: bool = True) -> AnalyzeResult:
     atomic_write_text(out / METRICS_FILE, json.dumps(metrics, indent=2))
     report = out / "report"
     report.mkdir(exist_ok=True)
-    markdown = table_markdown(metrics, config.report.model_name)
+    markdown = table_markdown(metrics, config.name)
     atomic_write_text(report / "table.md", markdown)
-    atomic_write_text(report / "table.csv", table_csv(metrics, config.report.model_name))
+    atomic_write_text(report / "table.csv", table_csv(metrics, config.name))
     atomic_write_text(report / "config.yaml", config.to_yaml())
     if config.report.plots:
         write_plots(rows, metrics, report / "plots")
-    run_id = log_to_mlflow(config, metrics, out, fingerprint)
-    atomic_write_text(done, json.dumps({"fingerprint": fingerprint, "run_id": run_id, "rows": len(rows)}))
+    run_id = log_to_mlflow(config, metrics, out, fingerprint, parent_run_id)
+    done.write(fingerprint, run_id, rows=len(rows))
     shutil.rmtree(out / ".parts", ignore_errors=True)
     return AnalyzeResult(out, metrics, markdown, run_id, False)
 
 
-def log_to_mlflow(config: AnalyzeConfig, metrics: dict, out: Path, fingerprint: str) -> str | None:
-    from overthink.runtime.tracking import flatten_params, mlflow_run
+def log_to_mlflow(
+    config: AnalyzeConfig, metrics: dict, out: Path, fingerprint: str, parent_run_id: str | None
+) -> str | None:
+    from overthink.runtime.metric_names import summary_metrics
+    from overthink.runtime.tracking import stage_run
 
-    with mlflow_run(config.mlflow, "analyze", tags={"overthink.fingerprint": fingerprint}) as run:
-        if run is None:
-            return None
-        import mlflow
-
-        mlflow.log_params(flatten_params(config.model_dump(mode="json")))
-        mlflow.log_metrics(flat_metrics(metrics))
-        mlflow.log_artifact(str(out / METRICS_FILE))
-        mlflow.log_artifacts(str(out / "report"), artifact_path="report")
+    with stage_run(config.mlflow, "analyze", parent_run_id, tags={"overthink.fingerprint": fingerprint}) as run:
+        run.log_params(config.model_dump(mode="json"))
+        run.log_metrics(summary_metrics(metrics))
+        run.log_artifact(out / METRICS_FILE)
+        run.log_artifacts(out / "report", artifact_path="report")
         if (out / ANALYZED_FILE).stat().st_size < 64 * 2**20:
-            mlflow.log_artifact(str(out / ANALYZED_FILE), artifact_path="data")
-        return run.info.run_id
+            run.log_artifact(out / ANALYZED_FILE, artifact_path="data")
+        return run.id
+
+
+def cli(config: AnalyzeConfig, no_ray: bool = False) -> str:
+    result = run_analyze(config, use_ray=not no_ray)
+    return result.table_markdown + f"Wrote {result.output_dir / ANALYZED_FILE} and {result.output_dir / METRICS_FILE}\n"

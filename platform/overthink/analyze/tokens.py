@@ -25,9 +25,13 @@ class TokenCounter:
             try:
                 self._tokenizer = AutoTokenizer.from_pretrained(name_or_path)
             except Exception as err:  # OSError, ValueError, hub errors: all mean "cannot load it"
-                raise ConfigError(f"tokenizer {name_or_path!r} cannot be loaded (offline: a local folder or a cached hub id): {err}") from None
+                raise ConfigError(
+                    f"tokenizer {name_or_path!r} cannot be loaded (offline: a local folder or a cached hub id): {err}"
+                ) from None
             if not self._tokenizer.is_fast:
-                raise ConfigError(f"tokenizer {name_or_path!r} has no fast version; per-solution counts need its offsets")
+                raise ConfigError(
+                    f"tokenizer {name_or_path!r} has no fast version; per-solution counts need its offsets"
+                )
 
     def starts(self, texts: list[str]) -> list[list[int]]:
         """Start offset of every token of every text."""

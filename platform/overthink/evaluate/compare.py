@@ -40,15 +40,20 @@ def compare_arms(baseline: dict, candidate: dict, resamples: int, rng: np.random
     c_correct, c_tokens, c_count = _arrays(candidate)
     b_acc, c_acc = b_correct.sum() / b_count.sum(), c_correct.sum() / c_count.sum()
     b_mean, c_mean = b_tokens.sum() / b_count.sum(), c_tokens.sum() / c_count.sum()
-    deltas = (_bootstrap_accuracy(c_correct, c_count, rng, resamples)
-              - _bootstrap_accuracy(b_correct, b_count, rng, resamples))
+    deltas = _bootstrap_accuracy(c_correct, c_count, rng, resamples) - _bootstrap_accuracy(
+        b_correct, b_count, rng, resamples
+    )
     low, high = np.percentile(deltas, [2.5, 97.5])
     return {
-        "baseline_accuracy": float(b_acc), "accuracy": float(c_acc),
-        "accuracy_change": float(c_acc - b_acc), "accuracy_change_ci95": [float(low), float(high)],
-        "baseline_mean_tokens": float(b_mean), "mean_tokens": float(c_mean),
+        "baseline_accuracy": float(b_acc),
+        "accuracy": float(c_acc),
+        "accuracy_change": float(c_acc - b_acc),
+        "accuracy_change_ci95": [float(low), float(high)],
+        "baseline_mean_tokens": float(b_mean),
+        "mean_tokens": float(c_mean),
         "token_reduction_pct": float(100 * (1 - c_mean / b_mean)) if b_mean else None,
-        "problems": len(candidate), "baseline_problems": len(baseline),
+        "problems": len(candidate),
+        "baseline_problems": len(baseline),
     }
 
 
@@ -65,14 +70,19 @@ def compare(baseline_rows: list[dict], candidate_rows: list[dict], resamples: in
 
 
 def comparison_markdown(comparison: dict, name: str, baseline_name: str) -> str:
-    lines = [f"| Dataset | {baseline_name} acc | {name} acc | Δ acc (95% CI) | {baseline_name} tokens | "
-             f"{name} tokens | Token reduction |", "|---|---|---|---|---|---|---|"]
+    lines = [
+        f"| Dataset | {baseline_name} acc | {name} acc | Δ acc (95% CI) | {baseline_name} tokens | "
+        f"{name} tokens | Token reduction |",
+        "|---|---|---|---|---|---|---|",
+    ]
     rows = list(comparison["by_dataset"].items())
     if comparison["overall"] and len(rows) > 1:
         rows.append(("overall", comparison["overall"]))
     for dataset, c in rows:
         low, high = c["accuracy_change_ci95"]
-        lines.append(f"| {dataset} | {100 * c['baseline_accuracy']:.1f} | {100 * c['accuracy']:.1f} | "
-                     f"{100 * c['accuracy_change']:+.1f} ({100 * low:+.1f}, {100 * high:+.1f}) | "
-                     f"{c['baseline_mean_tokens']:.1f} | {c['mean_tokens']:.1f} | {c['token_reduction_pct']:.1f}% |")
+        lines.append(
+            f"| {dataset} | {100 * c['baseline_accuracy']:.1f} | {100 * c['accuracy']:.1f} | "
+            f"{100 * c['accuracy_change']:+.1f} ({100 * low:+.1f}, {100 * high:+.1f}) | "
+            f"{c['baseline_mean_tokens']:.1f} | {c['mean_tokens']:.1f} | {c['token_reduction_pct']:.1f}% |"
+        )
     return "\n".join(lines) + "\n"

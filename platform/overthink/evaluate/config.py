@@ -1,31 +1,48 @@
-"""Config of the evaluate stage: the model, the benchmark sets (the sample stage's `problems`),
-how to sample and analyze, and the baseline to compare against."""
+"""Config of the evaluate stage: the benchmark sets and how to sample and analyze them
+(settings), and the model, its baseline and the output (wiring)."""
 
 from __future__ import annotations
 
 from pydantic import Field
 
-from overthink.analyze.config import AnalyzeConfig
-from overthink.config import Section
+from overthink.analyze.config import AnalyzeSettings
+from overthink.config import Settings, wiring_of
 from overthink.runtime.config import MlflowConfig, RayConfig
-from overthink.sample.config import SampleConfig
+from overthink.sample.config import SampleSettings
 
 
-class EvaluateConfig(Section):
-    model: str = Field(
-        "organism", description="Checkpoint: a Hugging Face folder, `organism`, or an MLflow model URI (models:/…, runs:/…).")
-    name: str | None = Field(None, description="Name of the model in tables; null = from the model path or URI.")
-    output_dir: str | None = Field(None, description="Folder for samples/, analysis/, evaluation.md and comparison.json.")
-    baseline: str | None = Field(
-        None, description="An earlier `overthink evaluate` output folder (or analyzed.parquet) to compare against.")
-    sample: SampleConfig = Field(
-        default_factory=SampleConfig,
-        description="Benchmarks and sampling (problems, sampling, engine, prompt); engine.model and output_dir are set by evaluate.")
-    analyze: AnalyzeConfig = Field(
-        default_factory=AnalyzeConfig,
-        description="Segmentation, grading and judging of the samples; input, output_dir and tokenizer are set by evaluate.")
+class EvaluateSettings(Settings):
+    """The benchmarks, how they are sampled and analyzed, and the comparison's interval."""
+
+    sample: SampleSettings = Field(
+        default_factory=SampleSettings, description="Benchmarks and sampling (problems, sampling, engine, prompt)."
+    )
+    analyze: AnalyzeSettings = Field(
+        default_factory=AnalyzeSettings, description="Segmentation, grading and judging of the samples."
+    )
     bootstrap_samples: int = Field(2000, ge=100, description="Bootstrap resamples of the accuracy-change interval.")
+
+
+class EvaluateConfig(EvaluateSettings):
+    """The evaluate stage: settings plus the model, its baseline and the output folder."""
+
+    model: str = Field(
+        "organism",
+        description="Checkpoint: a Hugging Face folder, hub id, `organism`, or an MLflow model URI "
+        "(models:/NAME@alias, runs:/RUN/model).",
+    )
+    name: str | None = Field(None, description="Name of the model in tables; null = from the model path or URI.")
+    output_dir: str | None = Field(
+        None, description="Folder for samples/, analysis/, evaluation.md and evaluation.json."
+    )
+    baseline: str | None = Field(None, description="An earlier `overthink evaluate` output folder to compare against.")
     train_run_id: str | None = Field(
-        None, description="MLflow run of the training that made the model; null = found from the model (train output or URI).")
+        None,
+        description="MLflow run of the training that made the model; null = found from the model (train output or "
+        "URI).",
+    )
     ray: RayConfig = Field(default_factory=RayConfig, description="Ray runtime.")
     mlflow: MlflowConfig = Field(default_factory=MlflowConfig, description="MLflow tracking.")
+
+
+wiring_of(EvaluateConfig, EvaluateSettings)

@@ -11,17 +11,18 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-import pyarrow.parquet as pq
-
-from overthink.errors import ConfigError, InputError
+from overthink.analyze.config import AnalyzeConfig
+from overthink.errors import InputError
 from overthink.evaluate.compare import ROW_KEYS, compare, comparison_markdown
 from overthink.evaluate.config import EvaluateConfig
-from overthink.runtime.files import atomic_write_text
-from overthink.runtime.models import require_model_folder
+from overthink.runtime.files import atomic_write_text, read_parquet
+from overthink.runtime.models import MLFLOW_SCHEMES, ResolvedModel, resolve_model
+from overthink.runtime.outputs import require_output_dir
+from overthink.sample.config import SampleConfig
 
 RESULT_FILE = "evaluation.md"
+EVALUATION_FILE = "evaluation.json"  # this stage's public result: what sweep and pipeline read
 COMPARISON_FILE = "comparison.json"
-MLFLOW_URI_SCHEMES = ("models:/", "runs:/", "mlflow-artifacts:/")
 
 
 @dataclass
@@ -33,134 +34,161 @@ class EvaluateResult:
     table: str
 
 
-def resolve_checkpoint(config: EvaluateConfig, out: Path) -> tuple[str, str, str | None]:
-    """(local model folder, display name, training run id or None)."""
-    if config.model.startswith(MLFLOW_URI_SCHEMES):
-        import mlflow
-
-        from overthink.runtime.tracking import tracking_uri
-
-        mlflow.set_tracking_uri(tracking_uri(config.mlflow))
-        try:
-            root = Path(mlflow.artifacts.download_artifacts(artifact_uri=config.model, dst_path=str(out / "checkpoint")))
-            run_id = mlflow.models.get_model_info(config.model).run_id
-        except Exception as err:  # MLflow raises several types for a missing model or run
-            raise InputError(f"model={config.model}: cannot fetch it from MLflow ({err})") from None
-        folders = [p.parent for p in sorted(root.rglob("config.json"))]
-        if not folders:
-            raise InputError(f"model={config.model}: the MLflow artifacts hold no Hugging Face folder (config.json)")
-        return str(folders[0]), config.name or config.model, run_id
-    from overthink.sample.stage import resolve_model
-
-    path, name = resolve_model(config.model)
-    require_model_folder(path)
-    done = Path(path).parent / "_SUCCESS"  # a train stage output: OUTPUT/model beside OUTPUT/_SUCCESS
-    run_id = json.loads(done.read_text()).get("run_id") if done.is_file() else None
-    shown = Path(path).parent.name if done.is_file() else (Path(name).name or name)
-    return path, config.name or shown, run_id
+def plan(config: EvaluateConfig, model_path: str | None = None) -> dict:
+    """The sample and analyze configs this evaluation runs (model specs are resolved when it runs:
+    `model_path` is the resolved model, shown as the spec until then)."""
+    out = Path(config.output_dir or "OUTPUT").resolve()
+    model = model_path or config.model
+    wiring = {"ray": config.ray, "mlflow": {**config.mlflow.model_dump(), "enabled": False}}
+    return {
+        "sample": SampleConfig.wire(config.sample, model=model, output_dir=str(out / "samples"), **wiring),
+        "analyze": AnalyzeConfig.wire(
+            config.analyze,
+            input={"path": [str(out / "samples" / "samples.parquet")]},
+            tokenizer=model,
+            name=config.name or display_name(config.model, model),
+            output_dir=str(out / "analysis"),
+            **wiring,
+        ),
+    }
 
 
-def baseline_rows(config: EvaluateConfig) -> list[dict] | None:
-    if not config.baseline:
-        return None
-    path = Path(config.baseline)
-    if path.is_dir():
-        path = path / "analysis" / "analyzed.parquet" if (path / "analysis").is_dir() else path / "analyzed.parquet"
+def display_name(spec: str, path: str) -> str:
+    """A train output's model folder (OUTPUT/model) is named after OUTPUT; MLflow URIs show whole."""
+    if spec.startswith(MLFLOW_SCHEMES):
+        return spec
+    folder = Path(path)
+    if folder.is_dir():
+        return folder.parent.name if folder.name == "model" else folder.name
+    return Path(spec).name or spec
+
+
+def resolve_checkpoint(config: EvaluateConfig, out: Path) -> tuple[ResolvedModel, str | None]:
+    """The model (MLflow models downloaded into OUTPUT/checkpoint) and the training run behind it."""
+    from overthink.runtime.tracking import tracking_uri, training_run_of
+
+    uri = tracking_uri(config.mlflow) if config.mlflow.enabled else None
+    model = resolve_model(config.model, download_dir=out / "checkpoint", tracking_uri=uri)
+    train_run = (
+        config.train_run_id or model.run_id or (training_run_of(model.path, config.mlflow) if model.is_local else None)
+    )
+    return model, train_run
+
+
+def load_evaluation(folder: str | Path, key: str = "baseline") -> EvaluateResult:
+    """An earlier evaluation, read from its public result file."""
+    path = Path(folder) / EVALUATION_FILE
     if not path.is_file():
-        raise InputError(f"baseline={config.baseline}: no {path} (give an `overthink evaluate` output folder)")
-    return pq.read_table(path, columns=list(ROW_KEYS)).to_pylist()
+        raise InputError(f"{key}={folder}: no {path} (give an `overthink evaluate` output folder)")
+    record = json.loads(path.read_text())
+    return EvaluateResult(Path(folder), record["metrics"], record["comparison"], record["run_id"], record["table"])
 
 
-def run_evaluate(config: EvaluateConfig) -> EvaluateResult:
+def evaluation_rows(folder: str | Path, key: str = "baseline") -> list[dict]:
+    """Per-response grades and lengths of an evaluation, for problem-level comparisons."""
+    load_evaluation(folder, key)
+    path = Path(folder) / "analysis" / "analyzed.parquet"
+    return read_parquet(path, columns=ROW_KEYS, hint="an `overthink evaluate` output folder").to_pylist()
+
+
+def run_evaluate(config: EvaluateConfig, parent_run_id: str | None = None) -> EvaluateResult:
     from overthink.analyze.report import table_markdown
     from overthink.analyze.stage import run_analyze
     from overthink.sample.stage import run_sample
 
-    if not config.output_dir:
-        raise ConfigError("no output folder: set --output (output_dir)")
-    out = Path(config.output_dir).resolve()
+    out = require_output_dir(config.output_dir).resolve()
     out.mkdir(parents=True, exist_ok=True)
-    baseline = baseline_rows(config)  # fail on a bad baseline before sampling
-    model, name, train_run = resolve_checkpoint(config, out)
-    train_run = config.train_run_id or train_run
-    quiet = {"mlflow": {"enabled": False}, "ray": config.ray.model_dump()}
-    sample = config.sample.model_validate({**config.sample.model_dump(), **quiet, "output_dir": str(out / "samples"),
-                                           "engine": {**config.sample.engine.model_dump(), "model": model}})
-    run_sample(sample)
-    analyze = config.analyze.model_validate({
-        **config.analyze.model_dump(), **quiet, "output_dir": str(out / "analysis"), "tokenizer": model,
-        "input": {**config.analyze.input.model_dump(), "path": str(out / "samples" / "samples.parquet")},
-        "report": {**config.analyze.report.model_dump(), "model_name": name}})
-    analysis = run_analyze(analyze, use_ray=True)
+    baseline = evaluation_rows(config.baseline) if config.baseline else None  # fail on a bad baseline before sampling
+    model, train_run = resolve_checkpoint(config, out)
+    stages = plan(config.model_copy(update={"output_dir": str(out)}), model.path)
+    name = stages["analyze"].name
+    run_sample(stages["sample"])
+    analysis = run_analyze(stages["analyze"], use_ray=True)
     table = table_markdown(analysis.metrics, name)
     comparison = None
     if baseline is not None:
-        rows = pq.read_table(out / "analysis" / "analyzed.parquet", columns=list(ROW_KEYS)).to_pylist()
+        rows = read_parquet(out / "analysis" / "analyzed.parquet", columns=ROW_KEYS).to_pylist()
         comparison = compare(baseline, rows, resamples=config.bootstrap_samples)
         atomic_write_text(out / COMPARISON_FILE, json.dumps(comparison, indent=2))
         table += "\n" + comparison_markdown(comparison, name, "baseline")
     atomic_write_text(out / RESULT_FILE, table)
     atomic_write_text(out / "config.yaml", config.to_yaml())
-    run_id = log_to_mlflow(config, analysis.metrics, comparison, out, name, train_run)
+    run_id = log_to_mlflow(config, analysis.metrics, comparison, out, name, train_run, parent_run_id)
+    atomic_write_text(
+        out / EVALUATION_FILE,
+        json.dumps(
+            {
+                "name": name,
+                "model": config.model,
+                "metrics": analysis.metrics,
+                "comparison": comparison,
+                "run_id": run_id,
+                "table": table,
+            },
+            indent=2,
+        ),
+    )
     return EvaluateResult(out, analysis.metrics, comparison, run_id, table)
 
 
-def log_to_mlflow(config: EvaluateConfig, metrics: dict, comparison: dict | None, out: Path, name: str,
-                  train_run: str | None) -> str | None:
-    from overthink.runtime.tracking import flatten_params, mlflow_run
+def cli(config: EvaluateConfig) -> str:
+    result = run_evaluate(config)
+    return result.table + f"Wrote {result.output_dir / RESULT_FILE}\n"
+
+
+def log_to_mlflow(
+    config: EvaluateConfig,
+    metrics: dict,
+    comparison: dict | None,
+    out: Path,
+    name: str,
+    train_run: str | None,
+    parent_run_id: str | None,
+) -> str | None:
+    from overthink.runtime.metric_names import comparison_metrics, summary_metrics
+    from overthink.runtime.tracking import stage_run
 
     tags = {"overthink.model": name}
     if train_run:
         tags["overthink.train_run_id"] = train_run
-    with mlflow_run(config.mlflow, "evaluate", tags=tags) as run:
-        if run is None:
-            return None
-        import mlflow
-
-        if train_run:
-            mlflow.set_tag("mlflow.note.content", f"Evaluates the model of training run {train_run} (#/runs/{train_run}).")
-        mlflow.log_params(flatten_params({"model": config.model, "name": name, "baseline": config.baseline,
-                                          "problems": [p.model_dump() for p in config.sample.problems],
-                                          "sampling": config.sample.sampling.model_dump()}))
-        mlflow.log_metrics(scalar_metrics(metrics, comparison))
-        mlflow.log_artifact(str(out / RESULT_FILE))
-        mlflow.log_artifacts(str(out / "analysis" / "report"), artifact_path="report")
+        tags["mlflow.note.content"] = f"Evaluates the model of training run {train_run} (#/runs/{train_run})."
+    with stage_run(config.mlflow, "evaluate", parent_run_id, tags=tags) as run:
+        run.log_params(
+            {
+                "model": config.model,
+                "name": name,
+                "baseline": config.baseline,
+                "problems": [p.model_dump() for p in config.sample.problems],
+                "sampling": config.sample.sampling.model_dump(),
+            }
+        )
+        run.log_metrics({**summary_metrics(metrics), **comparison_metrics(comparison)})
+        run.log_artifact(out / RESULT_FILE)
+        run.log_artifacts(out / "analysis" / "report", artifact_path="report")
         if comparison:
-            mlflow.log_artifact(str(out / COMPARISON_FILE))
-        plot = accuracy_vs_tokens(mlflow, run.info.experiment_id, run.info.run_id, metrics, name, out)
-        mlflow.log_artifact(str(plot), artifact_path="report/plots")
-        return run.info.run_id
+            run.log_artifact(out / COMPARISON_FILE)
+        if run.id:
+            plot = accuracy_vs_tokens(run.client, run.experiment_id, run.id, metrics, name, out)
+            run.log_artifact(plot, artifact_path="report/plots")
+        return run.id
 
 
-KEYS = ("accuracy", "mean_solutions", "mean_tokens", "outcome_efficiency", "process_efficiency",
-        "additional_solutions", "additional_tokens", "truncated_rate")
-
-
-def scalar_metrics(metrics: dict, comparison: dict | None) -> dict:
-    values = {f"overall.{k}": metrics["overall"][k] for k in KEYS if metrics["overall"].get(k) is not None}
-    for dataset, m in metrics["by_dataset"].items():
-        values.update({f"{dataset}.{k}": m[k] for k in KEYS if m.get(k) is not None})
-    for dataset, c in ((comparison or {}).get("by_dataset") or {}).items():
-        values.update({f"{dataset}.token_reduction_pct": c["token_reduction_pct"],
-                       f"{dataset}.accuracy_change": c["accuracy_change"],
-                       f"{dataset}.accuracy_change_ci_low": c["accuracy_change_ci95"][0],
-                       f"{dataset}.accuracy_change_ci_high": c["accuracy_change_ci95"][1]})
-    if comparison and comparison.get("overall"):
-        values.update({"overall.token_reduction_pct": comparison["overall"]["token_reduction_pct"],
-                       "overall.accuracy_change": comparison["overall"]["accuracy_change"]})
-    return {k: float(v) for k, v in values.items() if v is not None}
-
-
-def accuracy_vs_tokens(mlflow, experiment_id: str, run_id: str, metrics: dict, name: str, out: Path) -> Path:
+def accuracy_vs_tokens(client, experiment_id: str, run_id: str, metrics: dict, name: str, out: Path) -> Path:
     """Every evaluation of the experiment (this one included) as a point: mean tokens vs accuracy."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    runs = mlflow.search_runs([experiment_id], filter_string="tags.`overthink.stage` = 'evaluate'", output_format="list")
-    points = {r.info.run_id: (r.data.metrics.get("overall.mean_tokens"), r.data.metrics.get("overall.accuracy"),
-                              r.data.tags.get("overthink.model", r.info.run_name)) for r in runs}
+    runs = client.search_runs([experiment_id], filter_string="tags.`overthink.stage` = 'evaluate'")
+    points = {
+        r.info.run_id: (
+            r.data.metrics.get("overall.mean_tokens"),
+            r.data.metrics.get("overall.accuracy"),
+            r.data.tags.get("overthink.model", r.info.run_name),
+        )
+        for r in runs
+    }
     points[run_id] = (metrics["overall"]["mean_tokens"], metrics["overall"]["accuracy"], name)
     figure, axes = plt.subplots(figsize=(6, 4))
     for key, (tokens, accuracy, label) in points.items():

@@ -42,6 +42,7 @@ def build_organism(config: OrganismConfig, progress: bool = True) -> Path:
     examples = encode_examples(tokenizer, prompts, [r for _, r in data], config.model.max_positions)
     losses: list[float] = []
     with tqdm(total=config.train.steps, desc="organism", unit="step", disable=not progress, dynamic_ncols=True) as bar:
+
         def on_step(step: int, loss: float) -> None:
             losses.append(loss)
             bar.update(1)
@@ -66,3 +67,8 @@ def build_organism(config: OrganismConfig, progress: bool = True) -> Path:
     shutil.rmtree(target, ignore_errors=True)
     os.replace(staging, target)
     return target
+
+
+def cli(config: OrganismConfig, action: str) -> str:
+    """`overthink organism build`: the organism's folder (built now, or found in the cache)."""
+    return f"organism: {build_organism(config).resolve()}\n"

@@ -23,7 +23,9 @@ class CorpusConfig(Section):
         {"recompute": 0.1, "inverse_check": 0.35, "alternative": 0.25, "reflect": 0.3},
         description="Weights of the styles of rounds after the first.",
     )
-    wrong_first: float = Field(0.04, ge=0, le=1, description="Share of responses whose first round is wrong and later corrected.")
+    wrong_first: float = Field(
+        0.04, ge=0, le=1, description="Share of responses whose first round is wrong and later corrected."
+    )
 
     @field_validator("kinds", "styles")
     @classmethod
@@ -40,7 +42,7 @@ class CorpusConfig(Section):
         return value
 
 
-class ModelConfig(Section):
+class OrganismModelConfig(Section):
     vocab_size: int = Field(512, ge=300, description="BPE vocabulary size of the organism's tokenizer.")
     hidden_size: int = Field(128, ge=32, description="Hidden size.")
     layers: int = Field(2, ge=1, description="Transformer layers.")
@@ -54,12 +56,14 @@ class ModelConfig(Section):
         hidden = info.data.get("hidden_size", 128)
         supported = {32, 64, 80, 96, 112, 128, 160, 192, 224, 256, 512}
         if hidden % heads or hidden // heads not in supported:
-            raise ValueError(f"head size hidden_size/heads = {hidden}/{heads} must be one of {sorted(supported)} "
-                             "(vLLM's CPU attention supports only these)")
+            raise ValueError(
+                f"head size hidden_size/heads = {hidden}/{heads} must be one of {sorted(supported)} "
+                "(vLLM's CPU attention supports only these)"
+            )
         return heads
 
 
-class TrainConfig(Section):
+class OrganismTrainConfig(Section):
     steps: int = Field(1600, ge=1, description="Optimizer steps.")
     bf16: bool = Field(True, description="bf16 autocast for the forward pass (1.8x faster on CPUs with AVX512-BF16).")
     batch_size: int = Field(16, ge=1, description="Packed rows per step.")
@@ -73,11 +77,13 @@ class TrainConfig(Section):
 
 class OrganismConfig(Section):
     corpus: CorpusConfig = Field(default_factory=CorpusConfig, description="The synthetic o1-style corpus.")
-    model: ModelConfig = Field(default_factory=ModelConfig, description="Tiny Qwen2 architecture.")
-    train: TrainConfig = Field(default_factory=TrainConfig, description="Training from scratch.")
+    model: OrganismModelConfig = Field(default_factory=OrganismModelConfig, description="Tiny Qwen2 architecture.")
+    train: OrganismTrainConfig = Field(default_factory=OrganismTrainConfig, description="Training from scratch.")
     system_prompt: str = Field(
         "You are a careful math assistant. Think step by step, then give the final answer in \\boxed{}.",
         description="System prompt baked into the chat template's default and the training data.",
     )
-    cache_dir: str = Field("~/.cache/overthink/organism", description="Where built organisms are cached, by recipe fingerprint.")
+    cache_dir: str = Field(
+        "~/.cache/overthink/organism", description="Where built organisms are cached, by recipe fingerprint."
+    )
     force: bool = Field(False, description="Rebuild even if a cached organism with this config exists.")

@@ -33,7 +33,9 @@ def column_add(a: int, b: int) -> tuple[str, int]:
         sum_text = f"{x}+{y}" + (f"+{carry}" if carry else "")
         a, b = a // 10, b // 10
         if a or b:
-            steps.append(f"{names[place]} {sum_text}={total}, write {total % 10}" + (" carry 1" if total >= 10 else "") + ".")
+            steps.append(
+                f"{names[place]} {sum_text}={total}, write {total % 10}" + (" carry 1" if total >= 10 else "") + "."
+            )
             digits.append(total % 10)
             carry = total // 10
         else:
@@ -119,8 +121,10 @@ def solve(problem: SyntheticProblem) -> tuple[str, int]:
     sub_work, value = column_sub(total, c)
     # The work repeats the problem's own phrases ("has 23", "gets 14 more", "gives away 9") right
     # before each number, so a tiny model can copy each operand from its context.
-    return (f"{name} has {a}. {name} gets {b} more, so {a}+{b}: {add_work} That is {total}. "
-            f"{name} gives away {c}, so {total}-{c}: {sub_work} That is {value}."), value
+    return (
+        f"{name} has {a}. {name} gets {b} more, so {a}+{b}: {add_work} That is {total}. "
+        f"{name} gives away {c}, so {total}-{c}: {sub_work} That is {value}."
+    ), value
 
 
 def inverse_check(problem: SyntheticProblem, answer: int) -> str:
@@ -134,7 +138,9 @@ def inverse_check(problem: SyntheticProblem, answer: int) -> str:
         a, d = problem.operands
         return f"Let me double-check by dividing: {answer}/{d} should be {a}. It is, so the answer is {answer}."
     a, b, c, *_ = problem.operands
-    return f"Let me double-check by working backwards: {answer}+{c} should be {a}+{b}. It is, so the answer is {answer}."
+    return (
+        f"Let me double-check by working backwards: {answer}+{c} should be {a}+{b}. It is, so the answer is {answer}."
+    )
 
 
 def alternative(problem: SyntheticProblem, answer: int) -> str:
@@ -146,22 +152,29 @@ def alternative(problem: SyntheticProblem, answer: int) -> str:
         return f"Alternatively, {name} ends with {a}+{b}-{c} {item}, which is {answer}. The answer is {answer}."
     a, b = problem.operands
     op = "+" if problem.kind == "add" else "-"
-    return f"Alternatively, estimate {a}{op}{b} first: it must be near {answer}, and exactly {answer}. The answer is {answer}."
+    return (
+        f"Alternatively, estimate {a}{op}{b} first: it must be near {answer}, and exactly {answer}. The answer is "
+        f"{answer}."
+    )
 
 
 def later_round(rng: random.Random, style: str, problem: SyntheticProblem, answer: int) -> str:
     if style == "recompute":
         work, _ = solve(problem)
-        opener = rng.choice(["Wait, let me compute that again.", "Hmm, let me redo it carefully.", "Let me recompute to be sure."])
+        opener = rng.choice(
+            ["Wait, let me compute that again.", "Hmm, let me redo it carefully.", "Let me recompute to be sure."]
+        )
         return f"{opener} {work} The answer is {answer}."
     if style == "inverse_check":
         return inverse_check(problem, answer)
     if style == "alternative":
         return alternative(problem, answer)
-    return rng.choice([
-        f"Hmm, is that right? Going over it once more, the result is still {answer}. The answer is {answer}.",
-        f"Wait, let me make sure I did not miss anything. Everything checks out. The answer is {answer}.",
-    ])
+    return rng.choice(
+        [
+            f"Hmm, is that right? Going over it once more, the result is still {answer}. The answer is {answer}.",
+            f"Wait, let me make sure I did not miss anything. Everything checks out. The answer is {answer}.",
+        ]
+    )
 
 
 def wrong_first_round(problem: SyntheticProblem, answer: int) -> tuple[str, int]:
@@ -188,7 +201,9 @@ def response_for(rng: random.Random, problem: SyntheticProblem, config: CorpusCo
     return f"<think>\n{thinking}\n</think>\n\nThe answer is \\boxed{{{answer}}}."
 
 
-def generate(config: CorpusConfig, count: int, seed: int, prefix: str = "organism") -> list[tuple[SyntheticProblem, str]]:
+def generate(
+    config: CorpusConfig, count: int, seed: int, prefix: str = "organism"
+) -> list[tuple[SyntheticProblem, str]]:
     """`count` (problem, response) pairs, deterministic for (config, seed)."""
     rng = random.Random(seed)
     kinds, weights = list(config.kinds), list(config.kinds.values())

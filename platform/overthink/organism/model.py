@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import math
 import random
-from typing import Callable
+from collections.abc import Callable
 
-from overthink.organism.config import ModelConfig, TrainConfig
+from overthink.organism.config import OrganismModelConfig, OrganismTrainConfig
 
 
-def qwen2_config(model: ModelConfig, tokenizer):
+def qwen2_config(model: OrganismModelConfig, tokenizer):
     from transformers import Qwen2Config
 
     return Qwen2Config(
@@ -60,11 +60,19 @@ def packed_batches(examples: list[tuple[list[int], int]], batch_size: int, row_l
         rows = len(tokens) // row_length
         for start in range(0, rows - batch_size + 1, batch_size):
             span = slice(start * row_length, (start + batch_size) * row_length)
-            yield (torch.tensor(tokens[span]).view(batch_size, row_length),
-                   torch.tensor(targets[span]).view(batch_size, row_length))
+            yield (
+                torch.tensor(tokens[span]).view(batch_size, row_length),
+                torch.tensor(targets[span]).view(batch_size, row_length),
+            )
 
 
-def train_model(model_config: ModelConfig, train: TrainConfig, tokenizer, examples, on_step: Callable[[int, float], None]):
+def train_model(
+    model_config: OrganismModelConfig,
+    train: OrganismTrainConfig,
+    tokenizer,
+    examples,
+    on_step: Callable[[int, float], None],
+):
     import torch
     from transformers import Qwen2ForCausalLM
 
@@ -73,7 +81,9 @@ def train_model(model_config: ModelConfig, train: TrainConfig, tokenizer, exampl
         torch.set_num_threads(train.threads)
     model = Qwen2ForCausalLM(qwen2_config(model_config, tokenizer))
     model.train()
-    optimizer = torch.optim.AdamW(model.parameters(), lr=train.learning_rate, weight_decay=train.weight_decay, betas=(0.9, 0.98))
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=train.learning_rate, weight_decay=train.weight_decay, betas=(0.9, 0.98)
+    )
 
     def schedule(step: int) -> float:
         if step < train.warmup_steps:

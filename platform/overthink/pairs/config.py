@@ -6,60 +6,85 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from overthink.config import Section
+from overthink.config import Settings, registered, wiring_of
+from overthink.pairs.strategies import STRATEGIES
 from overthink.runtime.config import MlflowConfig, RayConfig
 from overthink.sample.config import PromptConfig
 
-Strategy = Literal["shortest", "fcs", "fcs_reflection", "gds", "difficulty"]
-STRATEGIES: tuple[str, ...] = ("shortest", "fcs", "fcs_reflection", "gds", "difficulty")
 
+class PairsSettings(Settings):
+    """Which positives and negatives make the preference pairs."""
 
-class PairsConfig(Section):
-    input: list[str] = Field(default_factory=list, description="analyzed.parquet files or analysis folders.")
-    output_dir: str | None = Field(None, description="Folder for pairs.parquet.")
-    strategies: list[Strategy] = Field(
+    strategies: list[registered(STRATEGIES)] = Field(
         default_factory=lambda: ["fcs_reflection"],
-        description="Positive strategies: shortest, fcs, fcs_reflection, gds (the paper's) and difficulty (length budget by problem difficulty).",
+        description=f"Positive strategies ({', '.join(STRATEGIES.names())}): shortest, fcs, fcs_reflection, gds are "
+        "the "
+        "paper's; difficulty sets a length budget by problem difficulty.",
     )
     negative: Literal["longest_correct", "longest"] = Field(
         "longest_correct",
-        description="Negative: the longest correct response (the paper drops wrong responses first) or the longest of all.",
+        description="Negative: the longest correct response (the paper drops wrong responses first) or the longest of "
+        "all.",
     )
     short_incorrect_pairs: bool = Field(
         False,
-        description="Also pair a problem's shortest response, when it is wrong, with the next-longer correct one (kind `short_incorrect`).",
+        description="Also pair a problem's shortest response, when it is wrong, with the next-longer correct one "
+        "(kind `short_incorrect`).",
     )
     difficulty_scale: float = Field(
-        1.0, ge=0,
-        description="difficulty: budget = FCS tokens + scale × (1 − sample accuracy) × (median correct tokens − FCS tokens).",
+        1.0,
+        ge=0,
+        description="difficulty: budget = FCS tokens + scale × (1 − sample accuracy) × (median correct tokens − FCS "
+        "tokens).",
     )
     min_token_gap: int = Field(1, ge=0, description="Keep a pair only if chosen is at least this many tokens shorter.")
-    tokenizer: str | None = Field(
-        None, description="Tokenizer (folder or hub id) whose chat template builds prompts for rows without a `prompt` column.",
+    prompt: PromptConfig = Field(
+        default_factory=PromptConfig, description="Prompt construction for rows without `prompt`."
     )
-    prompt: PromptConfig = Field(default_factory=PromptConfig, description="Prompt construction for rows without `prompt`.")
     force: bool = Field(False, description="Recompute even if the output holds these pairs already.")
-    ray: RayConfig = Field(default_factory=RayConfig, description="Ray runtime.")
-    mlflow: MlflowConfig = Field(default_factory=MlflowConfig, description="MLflow tracking.")
 
     @model_validator(mode="before")
     @classmethod
-    def _lists_from_strings(cls, data):
-        """`input: a.parquet` and `strategies: fcs,gds` (or `--strategies fcs,gds`) read as lists."""
+    def _strategies_from_string(cls, data):
+        """`strategies: fcs,gds` (or `--strategies fcs,gds`) reads as a list."""
         if not isinstance(data, dict):
             return data
-        data = dict(data)
-        if isinstance(data.get("input"), str):
-            data["input"] = [data["input"]]
         strategies = data.get("strategies")
         if isinstance(strategies, str):
             strategies = [strategies]
         if isinstance(strategies, list):
-            data["strategies"] = [part.strip() for item in strategies for part in str(item).split(",") if part.strip()]
+            data = {
+                **data,
+                "strategies": [part.strip() for item in strategies for part in str(item).split(",") if part.strip()],
+            }
         return data
 
     @model_validator(mode="after")
     def _some_strategy(self):
         if not self.strategies:
-            raise ValueError("strategies: give at least one of " + ", ".join(STRATEGIES))
+            raise ValueError("strategies: give at least one of " + ", ".join(STRATEGIES.names()))
         return self
+
+
+class PairsConfig(PairsSettings):
+    """The pairs stage: settings plus the analyzed inputs, the prompt tokenizer and the output."""
+
+    input: list[str] = Field(default_factory=list, description="analyzed.parquet files or analysis folders.")
+    output_dir: str | None = Field(None, description="Folder for pairs.parquet.")
+    tokenizer: str | None = Field(
+        None,
+        description="Tokenizer (folder, hub id or `organism`) whose chat template builds prompts for rows without a "
+        "`prompt` column.",
+    )
+    ray: RayConfig = Field(default_factory=RayConfig, description="Ray runtime.")
+    mlflow: MlflowConfig = Field(default_factory=MlflowConfig, description="MLflow tracking.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _input_from_string(cls, data):
+        if isinstance(data, dict) and isinstance(data.get("input"), str):
+            data = {**data, "input": [data["input"]]}
+        return data
+
+
+wiring_of(PairsConfig, PairsSettings)

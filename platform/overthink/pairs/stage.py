@@ -18,11 +18,12 @@ from overthink.config import content_hash
 from overthink.errors import ConfigError, InputError
 from overthink.pairs.config import PairsConfig
 from overthink.pairs.core import NEEDED_COLUMNS, PAIRS, problem_pairs
-from overthink.runtime.files import atomic_write_table, atomic_write_text
+from overthink.runtime.files import atomic_write_table, atomic_write_text, parquet_schema
+from overthink.runtime.outputs import DoneMarker, file_identity, require_output_dir
 
 PAIRS_FILE = "pairs.parquet"
 SUMMARY_FILE = "summary.json"
-DONE_FILE = "_SUCCESS"
+ANALYZED_HINT = "give analyzed.parquet files or folders written by `overthink analyze`"
 
 
 @dataclass
@@ -44,40 +45,45 @@ def input_files(config: PairsConfig) -> list[str]:
     files = []
     for entry in config.input:
         path = os.path.join(entry, "analyzed.parquet") if os.path.isdir(entry) else entry
-        if not os.path.isfile(path):
-            raise InputError(f"{path} does not exist (give analyzed.parquet files or folders written by `overthink analyze`)")
-        try:
-            schema = pq.read_schema(path)
-        except Exception as err:  # pyarrow raises several types for a non-Parquet file
-            raise InputError(f"{path}: not a readable Parquet file ({err})") from None
+        hint = (
+            "is it analyzed.parquet from this version of `overthink analyze`? (re-run analyze with force=true to "
+            "add them)"
+        )
+        schema = parquet_schema(path, hint=ANALYZED_HINT)
         missing = [c for c in NEEDED_COLUMNS if c not in schema.names]
         if not missing and "start" not in [f.name for f in schema.field("solutions").type.value_type]:
             missing = ["solutions.start/end"]
         if missing:
-            raise InputError(f"{path}: missing column(s) {', '.join(missing)}; is it analyzed.parquet from this version "
-                             f"of `overthink analyze`? (re-run analyze with force=true to add them)")
+            raise InputError(f"{path}: missing column(s) {', '.join(missing)}; {hint}")
         files.append(path)
     return files
 
 
 def prompt_builder(config: PairsConfig):
-    """Rows carry the exact prompt they were sampled with; without it, build one from the problem."""
+    """Rows carry the exact prompt they were sampled with; without it, build one from the problem
+    with the chat template of `tokenizer` (resolved once: it may be `organism` or an MLflow URI)."""
     state = {}
 
     def build(row: dict) -> str:
         if row["prompt"]:
             return row["prompt"]
         if not config.tokenizer:
-            raise InputError(f"row {row['source_row']} of problem {row['problem_id']} has no `prompt`: set tokenizer= "
-                             "to build chat prompts from the problem text")
+            raise InputError(
+                f"row {row['source_row']} of problem {row['problem_id']} has no `prompt`: set tokenizer= "
+                "to build chat prompts from the problem text"
+            )
         if "tokenizer" not in state:
             from transformers import AutoTokenizer
 
-            state["tokenizer"] = AutoTokenizer.from_pretrained(config.tokenizer)
+            from overthink.runtime.models import resolve_model
+
+            state["tokenizer"] = AutoTokenizer.from_pretrained(resolve_model(config.tokenizer, key="tokenizer").path)
         from overthink.problems.schema import Problem
         from overthink.sample.requests import chat_prompt
 
-        problem = Problem(problem_id=row["problem_id"] or "", dataset=row["dataset"] or "", problem=row["problem"], gold="")
+        problem = Problem(
+            problem_id=row["problem_id"] or "", dataset=row["dataset"] or "", problem=row["problem"], gold=""
+        )
         return chat_prompt(state["tokenizer"], problem, config.prompt)
 
     return build
@@ -91,8 +97,16 @@ def pairs_of_rows(rows: list[dict], config: PairsConfig, stats: Counter) -> list
     build_prompt, pairs = prompt_builder(config), []
     for key in sorted(groups):
         group = sorted(groups[key], key=lambda r: r["source_row"])
-        pairs += problem_pairs(group, config.strategies, config.negative, config.short_incorrect_pairs,
-                               config.difficulty_scale, config.min_token_gap, build_prompt(group[0]), stats)
+        pairs += problem_pairs(
+            group,
+            config.strategies,
+            config.negative,
+            config.short_incorrect_pairs,
+            config.difficulty_scale,
+            config.min_token_gap,
+            build_prompt(group[0]),
+            stats,
+        )
     return pairs
 
 
@@ -116,8 +130,11 @@ def build_pairs_ray(files: list[str], config: PairsConfig) -> tuple[list[dict], 
         return table.append_column("problem_key", key)
 
     dataset = ray.data.read_parquet(files).select_columns(list(NEEDED_COLUMNS))
-    grouped = dataset.map_batches(add_problem_key, batch_format="pyarrow").groupby("problem_key").map_groups(
-        pair_group, batch_format="pyarrow")
+    grouped = (
+        dataset.map_batches(add_problem_key, batch_format="pyarrow")
+        .groupby("problem_key")
+        .map_groups(pair_group, batch_format="pyarrow")
+    )
     pairs, stats = [], Counter()
     for row in grouped.iter_rows():
         if row[STATS_COLUMN] is None:
@@ -163,21 +180,21 @@ def count_problems(files: list[str]) -> int:
     return len(keys)
 
 
-def run_pairs(config: PairsConfig, use_ray: bool = True) -> PairsResult:
-    if not config.output_dir:
-        raise ConfigError("no output folder: set --output (output_dir)")
+def run_pairs(config: PairsConfig, use_ray: bool = True, parent_run_id: str | None = None) -> PairsResult:
+    out = require_output_dir(config.output_dir)
     files = input_files(config)
-    out = Path(config.output_dir)
-    fingerprint = content_hash({
-        "config": config.model_dump(mode="json", exclude={"ray", "mlflow", "force", "output_dir", "input"}),
-        "files": [{"path": os.path.abspath(f), "bytes": os.path.getsize(f), "mtime": os.path.getmtime(f)} for f in files],
-    })
-    done = out / DONE_FILE
-    if done.exists() and not config.force and json.loads(done.read_text()).get("fingerprint") == fingerprint:
-        print(f"{out} already holds these pairs (fingerprint {fingerprint}); set force=true to recompute.")
-        return PairsResult(out, json.loads((out / SUMMARY_FILE).read_text()), json.loads(done.read_text()).get("run_id"), True)
+    fingerprint = content_hash(
+        {
+            "config": config.model_dump(mode="json", exclude={"ray", "mlflow", "force", "output_dir", "input"}),
+            "files": [file_identity(f) for f in files],
+        }
+    )
+    done = DoneMarker(out)
+    record = done.reusable(fingerprint, config.force, "these pairs")
+    if record:
+        return PairsResult(out, json.loads((out / SUMMARY_FILE).read_text()), record.get("run_id"), True)
     out.mkdir(parents=True, exist_ok=True)
-    done.unlink(missing_ok=True)
+    done.clear()
     rows, stats = (build_pairs_ray if use_ray else build_pairs_local)(files, config)
     rows.sort(key=lambda r: (r["strategy"], r["problem_id"] or "", r["kind"]))
     table = pa.Table.from_pylist(rows, schema=PAIRS)
@@ -186,38 +203,49 @@ def run_pairs(config: PairsConfig, use_ray: bool = True) -> PairsResult:
     atomic_write_table(out / PAIRS_FILE, table)
     atomic_write_text(out / SUMMARY_FILE, json.dumps(summary, indent=2))
     atomic_write_text(out / "config.yaml", config.to_yaml())
-    run_id = log_to_mlflow(config, summary, out, fingerprint)
-    atomic_write_text(done, json.dumps({"fingerprint": fingerprint, "run_id": run_id, "pairs": table.num_rows}))
+    run_id = log_to_mlflow(config, summary, out, fingerprint, parent_run_id)
+    done.write(fingerprint, run_id, pairs=table.num_rows)
     return PairsResult(out, summary, run_id, False)
 
 
 def summary_markdown(summary: dict) -> str:
-    lines = ["| Strategy | Pairs | Kept problems | Chosen tokens | Rejected tokens | Chosen solutions | Rejected solutions |",
-             "|---|---|---|---|---|---|---|"]
+    lines = [
+        "| Strategy | Pairs | Kept problems | Chosen tokens | Rejected tokens | Chosen solutions | Rejected solutions "
+        "|",
+        "|---|---|---|---|---|---|---|",
+    ]
     fmt = lambda v, spec: "–" if v is None else format(v, spec)  # noqa: E731
     for strategy, s in summary["by_strategy"].items():
-        lines.append(f"| {strategy} | {s['pairs']} | {fmt(100 * s['kept_problem_share'], '.1f')}% | "
-                     f"{fmt(s['mean_chosen_tokens'], '.1f')} | {fmt(s['mean_rejected_tokens'], '.1f')} | "
-                     f"{fmt(s['mean_chosen_solutions'], '.2f')} | {fmt(s['mean_rejected_solutions'], '.2f')} |")
+        lines.append(
+            f"| {strategy} | {s['pairs']} | {fmt(100 * s['kept_problem_share'], '.1f')}% | "
+            f"{fmt(s['mean_chosen_tokens'], '.1f')} | {fmt(s['mean_rejected_tokens'], '.1f')} | "
+            f"{fmt(s['mean_chosen_solutions'], '.2f')} | {fmt(s['mean_rejected_solutions'], '.2f')} |"
+        )
     return "\n".join(lines) + "\n"
 
 
-def log_to_mlflow(config: PairsConfig, summary: dict, out: Path, fingerprint: str) -> str | None:
-    from overthink.runtime.tracking import flatten_params, mlflow_run
+def log_to_mlflow(
+    config: PairsConfig, summary: dict, out: Path, fingerprint: str, parent_run_id: str | None
+) -> str | None:
+    from overthink.runtime.tracking import stage_run
 
-    with mlflow_run(config.mlflow, "pairs", tags={"overthink.fingerprint": fingerprint}) as run:
-        if run is None:
-            return None
-        import mlflow
-
-        mlflow.log_params(flatten_params(config.model_dump(mode="json")))
+    with stage_run(config.mlflow, "pairs", parent_run_id, tags={"overthink.fingerprint": fingerprint}) as run:
+        run.log_params(config.model_dump(mode="json"))
         metrics = {"problems": summary["problems"], "pairs": summary["pairs"]}
         for strategy, values in summary["by_strategy"].items():
             metrics.update({f"{strategy}.{k}": v for k, v in values.items() if v is not None})
         metrics.update({f"skipped.{k}": v for k, v in summary["skipped"].items()})
-        mlflow.log_metrics(metrics)
-        mlflow.log_artifact(str(out / SUMMARY_FILE))
-        mlflow.log_text(summary_markdown(summary), "pairs_summary.md")
+        run.log_metrics(metrics)
+        run.log_artifact(out / SUMMARY_FILE)
+        run.log_text(summary_markdown(summary), "pairs_summary.md")
         if (out / PAIRS_FILE).stat().st_size < 64 * 2**20:
-            mlflow.log_artifact(str(out / PAIRS_FILE), artifact_path="data")
-        return run.info.run_id
+            run.log_artifact(out / PAIRS_FILE, artifact_path="data")
+        return run.id
+
+
+def cli(config: PairsConfig, no_ray: bool = False) -> str:
+    result = run_pairs(config, use_ray=not no_ray)
+    return (
+        summary_markdown(result.summary)
+        + f"Wrote {result.path}: train on it with `overthink train --pairs {result.path} --output ...`\n"
+    )

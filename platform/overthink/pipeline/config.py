@@ -1,39 +1,50 @@
-"""Config of the pipeline: each stage's own config section, with the paths between stages, the
-model and the Ray/MLflow settings filled in by the pipeline."""
+"""Config of the pipeline: each stage's settings, and the model, output folder, Ray and MLflow
+that the pipeline wires into every stage it runs."""
 
 from __future__ import annotations
 
 from pydantic import Field
 
-from overthink.analyze.config import AnalyzeConfig
-from overthink.config import Section
-from overthink.evaluate.config import EvaluateConfig
-from overthink.pairs.config import PairsConfig
+from overthink.analyze.config import AnalyzeSettings
+from overthink.config import Settings, wiring_of
+from overthink.evaluate.config import EvaluateSettings
+from overthink.pairs.config import PairsSettings
 from overthink.runtime.config import MlflowConfig, RayConfig
-from overthink.sample.config import SampleConfig
+from overthink.sample.config import SampleSettings
 from overthink.sweep.config import SearchConfig
-from overthink.train.config import TrainConfig
+from overthink.train.config import TrainSettings
 
 STAGE_ORDER = ("sample", "analyze", "pairs", "train", "evaluate", "register")
 
 
-class PipelineConfig(Section):
-    model: str = Field("organism", description="The reasoning model to sample and improve: a HF folder, hub id or `organism`.")
-    output_dir: str = Field("out/pipeline", description="Folder holding one sub-folder per stage.")
-    sample: SampleConfig = Field(default_factory=SampleConfig,
-                                 description="Training prompts and sampling; engine.model and output_dir are set by the pipeline.")
-    analyze: AnalyzeConfig = Field(default_factory=AnalyzeConfig,
-                                   description="Analysis of the samples; input, output_dir and tokenizer are set by the pipeline.")
-    pairs: PairsConfig = Field(default_factory=PairsConfig,
-                               description="Preference pairs; input, output_dir and tokenizer are set by the pipeline.")
-    train: TrainConfig = Field(default_factory=TrainConfig,
-                               description="Training (or every sweep trial's base); pairs, model and output_dir are set by the pipeline.")
+class PipelineSettings(Settings):
+    """The settings of every stage the pipeline runs."""
+
+    sample: SampleSettings = Field(default_factory=SampleSettings, description="Training prompts and sampling.")
+    analyze: AnalyzeSettings = Field(default_factory=AnalyzeSettings, description="Analysis of the samples.")
+    pairs: PairsSettings = Field(default_factory=PairsSettings, description="Preference pairs.")
+    train: TrainSettings = Field(default_factory=TrainSettings, description="Training (or every sweep trial's base).")
     sweep: SearchConfig | None = Field(
-        None, description="A search space: sweep with Ray Tune instead of one training run (see `overthink sweep`).")
-    evaluate: EvaluateConfig = Field(
-        default_factory=EvaluateConfig,
-        description="Benchmarks for the base model and the trained one (the sweep's dev set too); model and output_dir are set.")
+        None, description="A search space: sweep with Ray Tune instead of one training run (see `overthink sweep`)."
+    )
+    evaluate: EvaluateSettings = Field(
+        default_factory=EvaluateSettings,
+        description="Benchmarks for the base model and the trained one (the sweep's dev set too).",
+    )
     register_as: str | None = Field(
-        "overthink", description="MLflow registered model for the result (alias `champion`); null = do not register.")
+        "overthink", description="MLflow registered model for the result (alias `champion`); null = do not register."
+    )
+
+
+class PipelineConfig(PipelineSettings):
+    """The pipeline: settings plus the model it improves, its output folder, Ray and MLflow."""
+
+    model: str = Field(
+        "organism", description="The reasoning model to sample and improve: a HF folder, hub id or `organism`."
+    )
+    output_dir: str = Field("out/pipeline", description="Folder holding one sub-folder per stage.")
     ray: RayConfig = Field(default_factory=RayConfig, description="Ray runtime of every stage.")
     mlflow: MlflowConfig = Field(default_factory=MlflowConfig, description="MLflow tracking of every stage.")
+
+
+wiring_of(PipelineConfig, PipelineSettings)

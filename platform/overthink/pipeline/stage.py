@@ -7,7 +7,6 @@ stage's run."""
 
 from __future__ import annotations
 
-import json
 import shutil
 import time
 from dataclasses import dataclass
@@ -32,8 +31,14 @@ class PipelineResult:
 
 
 def stage_folders(out: Path) -> dict[str, list[Path]]:
-    return {"sample": [out / "samples"], "analyze": [out / "analysis"], "pairs": [out / "pairs"],
-            "train": [out / "train", out / "sweep"], "evaluate": [out / "evaluate"], "register": []}
+    return {
+        "sample": [out / "samples"],
+        "analyze": [out / "analysis"],
+        "pairs": [out / "pairs"],
+        "train": [out / "train", out / "sweep"],
+        "evaluate": [out / "evaluate"],
+        "register": [],
+    }
 
 
 def clear_from(out: Path, start: str) -> None:
@@ -42,7 +47,7 @@ def clear_from(out: Path, start: str) -> None:
     if start not in STAGE_ORDER:
         raise ConfigError(f"--from {start!r}: give one of {', '.join(STAGE_ORDER)} (or sweep)")
     folders = stage_folders(out)
-    for stage in STAGE_ORDER[STAGE_ORDER.index(start):]:
+    for stage in STAGE_ORDER[STAGE_ORDER.index(start) :]:
         for folder in folders[stage]:
             if folder.exists():
                 print(f"--from {start}: removing {folder}")
@@ -53,119 +58,184 @@ def banner(stage: str) -> None:
     print(f"\n=== {stage} " + "=" * max(3, 70 - len(stage)), flush=True)
 
 
-def run_pipeline(config: PipelineConfig, start: str | None = None) -> PipelineResult:
-    from overthink.runtime.tracking import open_run, tracking_uri
-    from overthink.sample.stage import resolve_model
+def trained_name(config: PipelineConfig) -> str:
+    return f"{config.train.loss}-{config.train.strategy or 'pairs'}"
 
-    for key, problems in (("sample.problems", config.sample.problems), ("evaluate.sample.problems", config.evaluate.sample.problems)):
+
+def plan(config: PipelineConfig) -> dict:
+    """Every stage's effective config, wired from the pipeline's model, output folder, Ray and
+    MLflow: what `--print-config` shows and what `run_pipeline` runs."""
+    from overthink.analyze.config import AnalyzeConfig
+    from overthink.evaluate.config import EvaluateConfig
+    from overthink.pairs.config import PairsConfig
+    from overthink.sample.config import SampleConfig
+    from overthink.sweep.config import SweepConfig, SweepSettings
+    from overthink.train.config import TrainConfig
+
+    out = Path(config.output_dir).resolve()
+    wiring = {"ray": config.ray, "mlflow": config.mlflow}
+    stages = {
+        "sample": SampleConfig.wire(config.sample, model=config.model, output_dir=str(out / "samples"), **wiring),
+        "analyze": AnalyzeConfig.wire(
+            config.analyze,
+            input={"path": [str(out / "samples" / "samples.parquet")]},
+            tokenizer=config.model,
+            name=config.model,
+            output_dir=str(out / "analysis"),
+            **wiring,
+        ),
+        "pairs": PairsConfig.wire(
+            config.pairs, input=[str(out / "analysis")], output_dir=str(out / "pairs"), tokenizer=config.model, **wiring
+        ),
+        "evaluate: base model": EvaluateConfig.wire(
+            config.evaluate, model=config.model, name="base", output_dir=str(out / "evaluate" / "base"), **wiring
+        ),
+    }
+    pairs = str(out / "pairs" / "pairs.parquet")
+    if config.sweep is not None:
+        settings = SweepSettings(
+            train=config.train, evaluate=config.evaluate, search=config.sweep, register_as=config.register_as
+        )
+        stages["sweep"] = SweepConfig.wire(
+            settings,
+            pairs=pairs,
+            model=config.model,
+            output_dir=str(out / "sweep"),
+            baseline=str(out / "evaluate" / "base"),
+            **wiring,
+        )
+        return stages
+    stages["train"] = TrainConfig.wire(
+        config.train, pairs=pairs, model=config.model, output_dir=str(out / "train"), **wiring
+    )
+    stages["evaluate: trained model"] = EvaluateConfig.wire(
+        config.evaluate,
+        model=str(out / "train" / "model"),
+        name=trained_name(config),
+        output_dir=str(out / "evaluate" / "trained"),
+        baseline=str(out / "evaluate" / "base"),
+        **wiring,
+    )
+    return stages
+
+
+def run_pipeline(config: PipelineConfig, start: str | None = None) -> PipelineResult:
+    from overthink.runtime.metric_names import comparison_metrics, summary_metrics
+    from overthink.runtime.models import resolve_model
+    from overthink.runtime.tracking import pinned, stage_run
+
+    for key, problems in (
+        ("sample.problems", config.sample.problems),
+        ("evaluate.sample.problems", config.evaluate.sample.problems),
+    ):
         if not problems:
             raise ConfigError(f"no problems: set {key} (start from configs/pipeline/organism.yaml)")
+    config = config.model_copy(update={"mlflow": pinned(config.mlflow)})
+    stages = plan(config)  # every stage's config is valid before any work starts
     out = Path(config.output_dir).resolve()
     if start:
         clear_from(out, start)
     out.mkdir(parents=True, exist_ok=True)
-    model_path, model_name = resolve_model(config.model)
-    mlflow = config.mlflow.model_copy(update={"tracking_uri": tracking_uri(config.mlflow)}) if config.mlflow.enabled else config.mlflow
-    opened = open_run(mlflow, "pipeline", mlflow.run_name or f"pipeline-{time.strftime('%Y%m%d-%H%M%S')}")
-    client, run_id = opened if opened else (None, None)
-    common = {"ray": config.ray.model_dump(), "mlflow": {**mlflow.model_dump(), "parent_run_id": run_id, "run_name": None}}
+    resolve_model(config.model)  # build the organism (or fail on a bad model) before Ray starts
     started = time.perf_counter()
-    try:
-        result = run_stages(config, out, model_path, model_name, common)
-        result.run_id = run_id
+    with stage_run(config.mlflow, "pipeline") as run:
+        result = run_stages(config, stages, run.id)
+        result.run_id = run.id
         atomic_write_text(out / RESULT_FILE, result.table)
-        if client:
-            client.log_artifact(run_id, str(out / RESULT_FILE))
-            client.log_text(run_id, config.to_yaml(), "config.yaml")
-            client.log_metric(run_id, "wall_s", time.perf_counter() - started)
-            for key in ("accuracy", "mean_tokens"):
-                client.log_metric(run_id, f"base.{key}", result.base[key])
-                if result.final:
-                    client.log_metric(run_id, f"final.{key}", result.final[key])
-            if result.comparison:
-                client.log_metric(run_id, "final.token_reduction_pct", result.comparison["overall"]["token_reduction_pct"])
-            if result.registered:
-                client.set_tag(run_id, "overthink.registered_model", result.registered)
-            client.set_terminated(run_id, "FINISHED")
-    except BaseException:
-        if client:
-            client.set_terminated(run_id, "FAILED")
-        raise
+        run.log_artifact(out / RESULT_FILE)
+        run.log_text(config.to_yaml(), "config.yaml")
+        run.log_metrics(
+            {
+                "wall_s": time.perf_counter() - started,
+                **summary_metrics({"overall": result.base}, "base"),
+                **summary_metrics({"overall": result.final or {}}, "final"),
+                **comparison_metrics(result.comparison, "final"),
+            }
+        )
+        if result.registered:
+            run.set_tags({"overthink.registered_model": result.registered})
     return result
 
 
-def with_common(section, common: dict, **fields):
-    """A stage's config section with the pipeline's paths, Ray and MLflow settings filled in."""
-    return section.model_validate({**section.model_dump(mode="json"), **common, **fields})
-
-
-def run_stages(config: PipelineConfig, out: Path, model_path: str, model_name: str, common: dict) -> PipelineResult:
+def run_stages(config: PipelineConfig, stages: dict, run_id: str | None) -> PipelineResult:
     from overthink.analyze.stage import run_analyze
     from overthink.evaluate.stage import run_evaluate
     from overthink.pairs.stage import run_pairs
     from overthink.sample.stage import run_sample
 
+    out = Path(config.output_dir).resolve()
     banner("sample")
-    engine = {**config.sample.engine.model_dump(), "model": config.model}
-    run_sample(with_common(config.sample, common, output_dir=str(out / "samples"), engine=engine))
+    run_sample(stages["sample"], parent_run_id=run_id)
     banner("analyze")
-    run_analyze(with_common(config.analyze, common, output_dir=str(out / "analysis"), tokenizer=model_path,
-                            input={**config.analyze.input.model_dump(), "path": str(out / "samples" / "samples.parquet")},
-                            report={**config.analyze.report.model_dump(), "model_name": model_name}))
+    run_analyze(stages["analyze"], parent_run_id=run_id)
     banner("pairs")
-    pairs = run_pairs(with_common(config.pairs, common, input=[str(out / "analysis")], output_dir=str(out / "pairs"),
-                                  tokenizer=model_path))
+    run_pairs(stages["pairs"], parent_run_id=run_id)
     banner("evaluate: base model")
-    base = run_evaluate(with_common(config.evaluate, common, model=config.model, name="base",
-                                    output_dir=str(out / "evaluate" / "base"), baseline=None))
+    base = run_evaluate(stages["evaluate: base model"], parent_run_id=run_id)
     if config.sweep is not None:
-        return sweep_and_pick(config, out, model_path, pairs.path, base, common)
-    return train_and_evaluate(config, out, model_path, pairs.path, base, common)
+        return sweep_and_pick(out, stages["sweep"], base, run_id)
+    return train_and_evaluate(config, out, stages, base, run_id)
 
 
-def train_and_evaluate(config: PipelineConfig, out: Path, model_path: str, pairs: Path, base, common: dict) -> PipelineResult:
+def train_and_evaluate(config: PipelineConfig, out: Path, stages: dict, base, run_id: str | None) -> PipelineResult:
     from overthink.evaluate.stage import run_evaluate
     from overthink.runtime.tracking import register_model
     from overthink.train.stage import run_train
 
     banner("train")
-    trained = run_train(with_common(config.train, common, pairs=str(pairs), model=model_path, output_dir=str(out / "train")))
+    trained = run_train(stages["train"], parent_run_id=run_id)
     banner("evaluate: trained model")
-    name = f"{config.train.loss}-{config.train.strategy or 'pairs'}"
-    final = run_evaluate(with_common(config.evaluate, common, model=str(trained.model_dir), name=name,
-                                     output_dir=str(out / "evaluate" / "trained"), baseline=str(out / "evaluate" / "base")))
+    final = run_evaluate(stages["evaluate: trained model"], parent_run_id=run_id)
     registered = None
     if config.register_as and trained.summary.get("mlflow_model_uri"):
         banner("register")
-        registered = register_model(trained.summary["mlflow_model_uri"], config.register_as,
-                                    tags={"overthink.pipeline": str(out)})
+        registered = register_model(
+            config.mlflow,
+            trained.summary["mlflow_model_uri"],
+            config.register_as,
+            tags={"overthink.pipeline": str(out)},
+        )
         print(f"registered {registered}")
+    name = trained_name(config)
     table = result_table(base.metrics, final.metrics, final.comparison, name, registered)
-    return PipelineResult(out, base.metrics["overall"], final.metrics["overall"], final.comparison, registered, None, table)
+    return PipelineResult(
+        out, base.metrics["overall"], final.metrics["overall"], final.comparison, registered, None, table
+    )
 
 
-def sweep_and_pick(config: PipelineConfig, out: Path, model_path: str, pairs: Path, base, common: dict) -> PipelineResult:
-    from overthink.sweep.config import SweepConfig
+def sweep_and_pick(out: Path, sweep, base, run_id: str | None) -> PipelineResult:
+    from overthink.evaluate.stage import load_evaluation
     from overthink.sweep.stage import run_sweep
 
     banner("sweep")
-    sweep = SweepConfig.model_validate({
-        "pairs": str(pairs), "model": model_path, "output_dir": str(out / "sweep"),
-        "baseline": str(out / "evaluate" / "base"), "train": config.train.model_dump(mode="json"),
-        "evaluate": config.evaluate.model_dump(mode="json"), "search": config.sweep.model_dump(mode="json"),
-        "register_as": config.register_as, **common})
-    result = run_sweep(sweep)
+    result = run_sweep(sweep, parent_run_id=run_id)
     if result.champion is None:
         table = result.table + "\nNo champion: every trial lost more accuracy than the tolerance allows.\n"
         return PipelineResult(out, base.metrics["overall"], None, None, None, None, table)
     # The champion was evaluated on the benchmarks inside its trial: reuse that evaluation.
-    evaluation = Path(result.champion["evaluate_dir"])
-    final = json.loads((evaluation / "analysis" / "metrics.json").read_text())
-    comparison = json.loads((evaluation / "comparison.json").read_text())
-    table = result_table(base.metrics, final, comparison, result.champion["name"], result.registered)
-    return PipelineResult(out, base.metrics["overall"], final["overall"], comparison, result.registered, None,
-                          result.table + "\n" + table)
+    final = load_evaluation(result.champion["evaluate_dir"], key="champion")
+    table = result_table(base.metrics, final.metrics, final.comparison, result.champion["name"], result.registered)
+    return PipelineResult(
+        out,
+        base.metrics["overall"],
+        final.metrics["overall"],
+        final.comparison,
+        result.registered,
+        None,
+        result.table + "\n" + table,
+    )
 
+
+def cli(config: PipelineConfig, start: str | None = None) -> str:
+    from overthink.runtime.tracking import ui_command
+
+    started = time.perf_counter()
+    result = run_pipeline(config, start=start)
+    text = f"\n=== result ({time.perf_counter() - started:.0f} s) " + "=" * 50 + "\n" + result.table
+    text += f"Wrote {result.output_dir / RESULT_FILE}\n"
+    if config.mlflow.enabled and ui_command(config.mlflow):
+        text += f"Open the MLflow UI: {ui_command(config.mlflow)}\n"
+    return text
 
 
 def result_table(base: dict, final: dict, comparison: dict | None, name: str, registered: str | None) -> str:

@@ -18,7 +18,9 @@ class ProblemColumns(Section):
         "problem_id", description="Column with a unique id, used if present; else ids are `dataset/split/row`."
     )
     level: str | None = Field("level", description="Column with a difficulty level, used if present.")
-    choices: str | None = Field("choices", description="Column with a list of multiple-choice options, used if present.")
+    choices: str | None = Field(
+        "choices", description="Column with a list of multiple-choice options, used if present."
+    )
     dataset: str | None = Field(
         "dataset", description="Column naming each row's dataset, used if present; else `dataset_name`."
     )

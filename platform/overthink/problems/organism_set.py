@@ -25,9 +25,21 @@ def load_organism_problems(config: ProblemSetConfig) -> list[Problem]:
         wanted = config.limit or DEFAULT_COUNT
         pairs, draw = [], 0
         while len(pairs) < wanted and draw < 20:
-            batch = generate(corpus, 4 * wanted, SPLIT_SEEDS[split] + 1000 * config.seed + draw, prefix=f"{split}{draw}")
-            pairs += [(p, r) for p, r in batch if p.problem not in seen and p.problem not in {q.problem for q, _ in pairs}]
+            batch = generate(
+                corpus, 4 * wanted, SPLIT_SEEDS[split] + 1000 * config.seed + draw, prefix=f"{split}{draw}"
+            )
+            pairs += [
+                (p, r) for p, r in batch if p.problem not in seen and p.problem not in {q.problem for q, _ in pairs}
+            ]
             draw += 1
         pairs = pairs[:wanted]
-    return [Problem(problem_id=f"organism/{split}/{i}", dataset=config.dataset_name or "organism", problem=p.problem,
-                    gold=p.gold, level=p.kind) for i, (p, _) in enumerate(pairs)]
+    return [
+        Problem(
+            problem_id=f"organism/{split}/{i}",
+            dataset=config.dataset_name or "organism",
+            problem=p.problem,
+            gold=p.gold,
+            level=p.kind,
+        )
+        for i, (p, _) in enumerate(pairs)
+    ]

@@ -15,9 +15,10 @@ A problem set is written as Parquet (or JSONL) with exactly the columns of `PROB
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -82,7 +83,9 @@ def problem_from_record(record: dict[str, Any], where: str = "record") -> Proble
         raise InputError(f"{where}: expected an object with keys {', '.join(FIELD_NAMES)}, got {type(record).__name__}")
     missing = [name for name in REQUIRED_TEXT if name not in record]
     if missing:
-        raise InputError(f"{where}: missing key(s) {', '.join(missing)}; the record has: {', '.join(record) or 'no keys'}")
+        raise InputError(
+            f"{where}: missing key(s) {', '.join(missing)}; the record has: {', '.join(record) or 'no keys'}"
+        )
     try:
         return Problem(**{name: record.get(name) for name in FIELD_NAMES})
     except ValueError as err:

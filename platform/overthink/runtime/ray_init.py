@@ -19,8 +19,13 @@ def init_ray(config: RayConfig):
     elif address:
         ray.init(address=address, log_to_driver=True)
     else:
-        ray.init(address="local", num_cpus=config.num_cpus or os.cpu_count(), include_dashboard=False,
-                 log_to_driver=True, configure_logging=False)
+        ray.init(
+            address="local",
+            num_cpus=config.num_cpus or os.cpu_count(),
+            include_dashboard=False,
+            log_to_driver=True,
+            configure_logging=False,
+        )
     from ray.data import DataContext
 
     context = DataContext.get_current()

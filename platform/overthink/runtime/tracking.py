@@ -1,9 +1,16 @@
 """MLflow: a local sqlite store in ./mlflow unless MLFLOW_TRACKING_URI or the config says
-otherwise (MLflow 3.17 no longer accepts the plain file store)."""
+otherwise (MLflow 3.17 no longer accepts the plain file store).
+
+Every stage records into one run opened by `stage_run`: created through the client (so runs can
+nest across processes: a sweep's trials, the pipeline's stages), always closed FINISHED, FAILED
+or KILLED, and a no-op stand-in when tracking is disabled, so stages log without `if run:`."""
 
 from __future__ import annotations
 
 import os
+import sys
+import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -11,7 +18,11 @@ from pathlib import Path
 from overthink.runtime.config import MlflowConfig
 
 LOCAL_DIR = Path("mlflow")
-PARENT_TAG = "mlflow.parentRunId"
+PARENT_TAG = "mlflow.parentRunId"  # what the UI nests by (start_run(nested=True) sets the same)
+STAGE_TAG = "overthink.stage"
+MODEL_DIR_TAG = "overthink.model_dir"
+CHAMPION_ALIAS = "champion"
+MAX_PARAMS, MAX_METRICS = 100, 1000  # MLflow's per-request limits of log_batch
 
 
 def tracking_uri(config: MlflowConfig) -> str:
@@ -23,89 +34,20 @@ def tracking_uri(config: MlflowConfig) -> str:
     return f"sqlite:///{(LOCAL_DIR / 'mlflow.db').resolve()}"
 
 
-def ensure_experiment(mlflow, name: str, uri: str) -> str:
-    experiment = mlflow.get_experiment_by_name(name)
+def pinned(config: MlflowConfig) -> MlflowConfig:
+    """The config with its tracking URI fixed: stages run in other processes and folders (Tune
+    trials, Ray Train workers) must record into the same store as the driver."""
+    return config.model_copy(update={"tracking_uri": tracking_uri(config)}) if config.enabled else config
+
+
+def ensure_experiment(client, name: str, uri: str) -> str:
+    experiment = client.get_experiment_by_name(name)
     if experiment is not None:
         return experiment.experiment_id
     artifacts = None
     if uri.startswith("sqlite:///"):  # keep artifacts beside the database, not in the cwd
         artifacts = (Path(uri.removeprefix("sqlite:///")).parent / "artifacts").resolve().as_uri()
-    return mlflow.create_experiment(name, artifact_location=artifacts)
-
-
-@contextmanager
-def mlflow_run(config: MlflowConfig, stage: str, tags: dict | None = None):
-    """Yield an active MLflow run (or None when disabled); print where it went."""
-    if not config.enabled:
-        yield None
-        return
-    import mlflow
-
-    uri = tracking_uri(config)
-    mlflow.set_tracking_uri(uri)
-    experiment_id = ensure_experiment(mlflow, config.experiment, uri)
-    name = config.run_name or f"{stage}-{datetime.now():%Y%m%d-%H%M%S}"
-    with mlflow.start_run(experiment_id=experiment_id, run_name=name, tags=run_tags(config, stage, tags)) as run:
-        yield run
-    print(f"MLflow run {run.info.run_id} ({name}) in experiment '{config.experiment}' at {uri}")
-    if ui_command(config):
-        print(f"Open the UI: {ui_command(config)}")
-
-
-def run_tags(config: MlflowConfig, stage: str, tags: dict | None) -> dict:
-    out = {"overthink.stage": stage, **(tags or {})}
-    if config.parent_run_id:
-        out[PARENT_TAG] = config.parent_run_id  # what the UI nests by (start_run(nested=True) sets the same)
-    return out
-
-
-def open_run(config: MlflowConfig, stage: str, name: str, tags: dict | None = None):
-    """A run that is not the process's active run: (client, run_id), or None when disabled. For
-    runs that outlive one `with` block or span processes (a sweep, its trials, the pipeline); the
-    caller ends it with `client.set_terminated(run_id, status)`."""
-    if not config.enabled:
-        return None
-    import mlflow
-
-    uri = tracking_uri(config)
-    mlflow.set_tracking_uri(uri)
-    experiment_id = ensure_experiment(mlflow, config.experiment, uri)
-    client = mlflow.MlflowClient(uri)
-    run = client.create_run(experiment_id, run_name=name, tags=run_tags(config, stage, tags))
-    return client, run.info.run_id
-
-
-def log_batch(client, run_id: str, params: dict | None = None, metrics: dict | None = None) -> None:
-    """Params and scalar metrics onto a run that is not the active one (see open_run)."""
-    import time
-
-    from mlflow.entities import Metric, Param
-
-    now = int(time.time() * 1000)
-    client.log_batch(run_id, params=[Param(k, str(v)) for k, v in (params or {}).items()],
-                     metrics=[Metric(k, float(v), now, 0) for k, v in (metrics or {}).items()])
-
-
-CHAMPION_ALIAS = "champion"
-
-
-def register_model(model_uri: str, name: str, alias: str = CHAMPION_ALIAS, tags: dict | None = None) -> str:
-    """A new version of registered model `name` from `model_uri`, pointed to by `alias`; returns
-    `models:/name@alias`."""
-    import mlflow
-
-    version = mlflow.register_model(model_uri, name, tags=tags)
-    mlflow.MlflowClient().set_registered_model_alias(name, alias, version.version)
-    return f"models:/{name}@{alias}"
-
-
-def ui_command(config: MlflowConfig) -> str | None:
-    import sys
-
-    uri = tracking_uri(config)
-    beside = Path(sys.executable).parent / "mlflow"  # the venv's mlflow, usable without activating it
-    program = str(beside) if beside.exists() else "mlflow"
-    return f"{program} ui --backend-store-uri {uri}" if uri.startswith("sqlite:///") else None
+    return client.create_experiment(name, artifact_location=artifacts)
 
 
 def flatten_params(data: dict, prefix: str = "") -> dict[str, str]:
@@ -117,3 +59,138 @@ def flatten_params(data: dict, prefix: str = "") -> dict[str, str]:
         else:
             out[name] = str(value)[:6000]
     return out
+
+
+class StageRun:
+    """One MLflow run, logged through the client (it need not be the process's active run)."""
+
+    def __init__(self, client, run_id: str, experiment_id: str, uri: str):
+        self.client, self.id, self.experiment_id, self.uri = client, run_id, experiment_id, uri
+
+    def log_params(self, params: dict) -> None:
+        from mlflow.entities import Param
+
+        items = [Param(k, v) for k, v in flatten_params(params).items()]
+        for start in range(0, len(items), MAX_PARAMS):
+            self.client.log_batch(self.id, params=items[start : start + MAX_PARAMS])
+
+    def log_metrics(self, metrics: dict, step: int = 0) -> None:
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        items = [Metric(k, float(v), now, step) for k, v in metrics.items() if v is not None]
+        for start in range(0, len(items), MAX_METRICS):
+            self.client.log_batch(self.id, metrics=items[start : start + MAX_METRICS])
+
+    def log_artifact(self, path: str | Path, artifact_path: str | None = None) -> None:
+        self.client.log_artifact(self.id, str(path), artifact_path)
+
+    def log_artifacts(self, folder: str | Path, artifact_path: str | None = None) -> None:
+        self.client.log_artifacts(self.id, str(folder), artifact_path)
+
+    def log_text(self, text: str, artifact_file: str) -> None:
+        self.client.log_text(self.id, text, artifact_file)
+
+    def set_tags(self, tags: dict) -> None:
+        for key, value in tags.items():
+            self.client.set_tag(self.id, key, str(value))
+
+    @contextmanager
+    def active(self):
+        """This run as the process's active run, for MLflow's fluent APIs (log_model)."""
+        import mlflow
+
+        mlflow.set_tracking_uri(self.uri)
+        with mlflow.start_run(run_id=self.id):
+            yield
+
+
+class NoRun:
+    """The stand-in when tracking is disabled: every logging call does nothing."""
+
+    id = experiment_id = uri = None
+
+    def __getattr__(self, name):
+        return lambda *args, **kwargs: None
+
+    @contextmanager
+    def active(self):
+        yield
+
+
+@contextmanager
+def stage_run(
+    config: MlflowConfig,
+    stage: str,
+    parent_run_id: str | None = None,
+    name: str | None = None,
+    tags: dict | None = None,
+) -> Iterator[StageRun | NoRun]:
+    """Open a run for `stage` (nested under `parent_run_id` when given) and always close it:
+    FINISHED, FAILED on an error, KILLED on Ctrl-C. `config.run_name` names a top-level run
+    only: the runs a composite nests get names of their own."""
+    if not config.enabled:
+        yield NoRun()
+        return
+    from mlflow import MlflowClient
+
+    uri = tracking_uri(config)
+    client = MlflowClient(uri)
+    experiment_id = ensure_experiment(client, config.experiment, uri)
+    run_name = name or (None if parent_run_id else config.run_name) or f"{stage}-{datetime.now():%Y%m%d-%H%M%S}"
+    all_tags = {STAGE_TAG: stage, **(tags or {}), **({PARENT_TAG: parent_run_id} if parent_run_id else {})}
+    run = StageRun(
+        client, client.create_run(experiment_id, run_name=run_name, tags=all_tags).info.run_id, experiment_id, uri
+    )
+    try:
+        yield run
+    except KeyboardInterrupt:
+        client.set_terminated(run.id, "KILLED")
+        raise
+    except BaseException:
+        client.set_terminated(run.id, "FAILED")
+        raise
+    client.set_terminated(run.id, "FINISHED")
+    if not parent_run_id:
+        print(f"MLflow run {run.id} ({run_name}) in experiment '{config.experiment}' at {uri}")
+        if ui_command(config):
+            print(f"Open the UI: {ui_command(config)}")
+
+
+def training_run_of(model_dir: str, config: MlflowConfig) -> str | None:
+    """The train run that exported `model_dir` (it tags its runs with the folder), if any."""
+    if not config.enabled:
+        return None
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri(config))
+    experiment = client.get_experiment_by_name(config.experiment)
+    if experiment is None:
+        return None
+    runs = client.search_runs(
+        [experiment.experiment_id],
+        f"tags.`{MODEL_DIR_TAG}` = '{model_dir}'",
+        order_by=["attributes.start_time DESC"],
+        max_results=1,
+    )
+    return runs[0].info.run_id if runs else None
+
+
+def register_model(
+    config: MlflowConfig, model_uri: str, name: str, alias: str = CHAMPION_ALIAS, tags: dict | None = None
+) -> str:
+    """A new version of registered model `name` from `model_uri`, pointed to by `alias`; returns
+    `models:/name@alias`."""
+    import mlflow
+
+    mlflow.set_tracking_uri(tracking_uri(config))
+    version = mlflow.register_model(model_uri, name, tags=tags)
+    mlflow.MlflowClient().set_registered_model_alias(name, alias, version.version)
+    return f"models:/{name}@{alias}"
+
+
+def ui_command(config: MlflowConfig) -> str | None:
+    uri = tracking_uri(config)
+    beside = Path(sys.executable).parent / "mlflow"  # the venv's mlflow, usable without activating it
+    program = str(beside) if beside.exists() else "mlflow"
+    return f"{program} ui --backend-store-uri {uri}" if uri.startswith("sqlite:///") else None

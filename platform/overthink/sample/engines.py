@@ -11,8 +11,14 @@ from dataclasses import dataclass
 
 from overthink.sample.config import EngineConfig, SamplingConfig
 
-VLLM_CPU_ENV = {"VLLM_CPU_KVCACHE_SPACE": "1", "VLLM_NO_USAGE_STATS": "1", "DO_NOT_TRACK": "1", "HF_HUB_OFFLINE": "1",
-                "VLLM_CONFIGURE_LOGGING": "0", "TOKENIZERS_PARALLELISM": "false"}
+VLLM_CPU_ENV = {
+    "VLLM_CPU_KVCACHE_SPACE": "1",
+    "VLLM_NO_USAGE_STATS": "1",
+    "DO_NOT_TRACK": "1",
+    "HF_HUB_OFFLINE": "1",
+    "VLLM_CONFIGURE_LOGGING": "0",
+    "TOKENIZERS_PARALLELISM": "false",
+}
 
 
 @dataclass(frozen=True)
@@ -55,10 +61,22 @@ class VLLMEngine:
     def generate(self, prompts: list[str], seeds: list[int], sampling: SamplingConfig) -> list[Generation]:
         from vllm import SamplingParams
 
-        params = [SamplingParams(n=1, temperature=sampling.temperature, top_p=sampling.top_p, max_tokens=sampling.max_tokens,
-                                 seed=seed, skip_special_tokens=True) for seed in seeds]
+        params = [
+            SamplingParams(
+                n=1,
+                temperature=sampling.temperature,
+                top_p=sampling.top_p,
+                max_tokens=sampling.max_tokens,
+                seed=seed,
+                skip_special_tokens=True,
+            )
+            for seed in seeds
+        ]
         outputs = self.llm.generate(prompts, params, use_tqdm=False)
-        return [Generation(o.outputs[0].text, len(o.outputs[0].token_ids), o.outputs[0].finish_reason or "stop") for o in outputs]
+        return [
+            Generation(o.outputs[0].text, len(o.outputs[0].token_ids), o.outputs[0].finish_reason or "stop")
+            for o in outputs
+        ]
 
 
 class TransformersEngine:
@@ -80,9 +98,14 @@ class TransformersEngine:
             set_seed(seed)
             inputs = self.tokenizer(prompt, return_tensors="pt", add_special_tokens=False)
             with torch.no_grad():
-                ids = self.model.generate(**inputs, do_sample=sampling.temperature > 0, temperature=sampling.temperature or None,
-                                          top_p=sampling.top_p, max_new_tokens=sampling.max_tokens,
-                                          pad_token_id=self.tokenizer.pad_token_id)[0, inputs["input_ids"].shape[1]:]
+                ids = self.model.generate(
+                    **inputs,
+                    do_sample=sampling.temperature > 0,
+                    temperature=sampling.temperature or None,
+                    top_p=sampling.top_p,
+                    max_new_tokens=sampling.max_tokens,
+                    pad_token_id=self.tokenizer.pad_token_id,
+                )[0, inputs["input_ids"].shape[1] :]
             ended = len(ids) > 0 and int(ids[-1]) in _eos_ids(self.model, self.tokenizer)
             text = self.tokenizer.decode(ids, skip_special_tokens=True)
             out.append(Generation(text, len(ids), "stop" if ended or len(ids) < sampling.max_tokens else "length"))
@@ -105,8 +128,14 @@ class OpenAIEngine:
     def generate(self, prompts: list[str], seeds: list[int], sampling: SamplingConfig) -> list[Generation]:
         out = []
         for prompt, seed in zip(prompts, seeds):
-            reply = self.client.completions.create(model=self.model, prompt=prompt, temperature=sampling.temperature,
-                                                   top_p=sampling.top_p, max_tokens=sampling.max_tokens, seed=seed)
+            reply = self.client.completions.create(
+                model=self.model,
+                prompt=prompt,
+                temperature=sampling.temperature,
+                top_p=sampling.top_p,
+                max_tokens=sampling.max_tokens,
+                seed=seed,
+            )
             choice = reply.choices[0]
             tokens = reply.usage.completion_tokens if reply.usage else 0
             out.append(Generation(choice.text, tokens, "length" if choice.finish_reason == "length" else "stop"))

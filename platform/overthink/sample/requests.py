@@ -4,7 +4,7 @@ own seed; responses -> rows of the samples dataset (which `overthink analyze` re
 from __future__ import annotations
 
 import hashlib
-from typing import Callable
+from collections.abc import Callable
 
 import pyarrow as pa
 
@@ -12,20 +12,22 @@ from overthink.problems.gpqa import LETTERS, reshuffle, with_choices
 from overthink.problems.schema import Problem
 from overthink.sample.config import PromptConfig
 
-SAMPLES = pa.schema([
-    ("problem_id", pa.string()),
-    ("dataset", pa.string()),
-    ("level", pa.string()),
-    ("problem", pa.string()),
-    ("gold", pa.string()),
-    ("sample_index", pa.int32()),
-    ("seed", pa.int64()),
-    ("model", pa.string()),
-    ("prompt", pa.string()),
-    ("response", pa.string()),
-    ("num_generated_tokens", pa.int32()),
-    ("finish_reason", pa.string()),
-])
+SAMPLES = pa.schema(
+    [
+        ("problem_id", pa.string()),
+        ("dataset", pa.string()),
+        ("level", pa.string()),
+        ("problem", pa.string()),
+        ("gold", pa.string()),
+        ("sample_index", pa.int32()),
+        ("seed", pa.int64()),
+        ("model", pa.string()),
+        ("prompt", pa.string()),
+        ("response", pa.string()),
+        ("num_generated_tokens", pa.int32()),
+        ("finish_reason", pa.string()),
+    ]
+)
 
 
 def sample_seed(base: int, problem_id: str, sample_index: int) -> int:
@@ -46,8 +48,13 @@ def chat_prompt(tokenizer, problem: Problem, prompt: PromptConfig) -> str:
     return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
 
 
-def expand(problems: list[Problem], make_prompt: Callable[[Problem], str], n: int, base_seed: int,
-           done: set[tuple[str, int]] = frozenset()) -> list[dict]:
+def expand(
+    problems: list[Problem],
+    make_prompt: Callable[[Problem], str],
+    n: int,
+    base_seed: int,
+    done: set[tuple[str, int]] = frozenset(),
+) -> list[dict]:
     """One request per (problem, sample index) not yet `done`. Multiple-choice problems get
     their options in a fresh order per sample (seeded by the sample), and the gold letter follows."""
     requests, prompts = [], {}
@@ -56,16 +63,23 @@ def expand(problems: list[Problem], make_prompt: Callable[[Problem], str], n: in
             if (problem.problem_id, index) in done:
                 continue
             seed = sample_seed(base_seed, problem.problem_id, index)
-            lettered = problem.choices and len(problem.gold) == 1 and problem.gold in LETTERS[:len(problem.choices)]
+            lettered = problem.choices and len(problem.gold) == 1 and problem.gold in LETTERS[: len(problem.choices)]
             shown = reshuffle(problem, seed) if lettered else problem
             key = (shown.problem_id, tuple(shown.choices or ()))
             if key not in prompts:
                 prompts[key] = make_prompt(shown)
-            requests.append({
-                "problem_id": problem.problem_id, "dataset": problem.dataset, "level": problem.level,
-                "problem": user_message_text(shown), "gold": shown.gold, "sample_index": index, "seed": seed,
-                "prompt": prompts[key],
-            })
+            requests.append(
+                {
+                    "problem_id": problem.problem_id,
+                    "dataset": problem.dataset,
+                    "level": problem.level,
+                    "problem": user_message_text(shown),
+                    "gold": shown.gold,
+                    "sample_index": index,
+                    "seed": seed,
+                    "prompt": prompts[key],
+                }
+            )
     return requests
 
 
@@ -82,8 +96,12 @@ def add_generations(batch: pa.Table, generations, model_name: str, startup_s: fl
     and when it became ready (dropped before writing)."""
     rows = batch.to_pylist()
     for row, generation in zip(rows, generations):
-        row.update(model=model_name, response=generation.text, num_generated_tokens=generation.num_tokens,
-                   finish_reason=generation.finish_reason)
+        row.update(
+            model=model_name,
+            response=generation.text,
+            num_generated_tokens=generation.num_tokens,
+            finish_reason=generation.finish_reason,
+        )
     table = pa.Table.from_pylist(rows, schema=SAMPLES)
     table = table.append_column("engine_startup_s", pa.array([startup_s] * len(rows), pa.float64()))
     return table.append_column("engine_ready_at", pa.array([ready_at] * len(rows), pa.float64()))

@@ -18,6 +18,8 @@ import pyarrow.parquet as pq
 from overthink.config import content_hash
 from overthink.errors import ConfigError, InputError, OverthinkError
 from overthink.runtime.files import atomic_write_table, atomic_write_text, root_message
+from overthink.runtime.models import resolve_model
+from overthink.runtime.outputs import require_output_dir
 from overthink.sample.config import SampleConfig
 from overthink.sample.requests import ENGINE_COLUMNS, SAMPLES, chat_prompt, expand
 
@@ -29,17 +31,6 @@ class SampleResult:
     output_dir: Path
     metrics: dict
     run_id: str | None
-
-
-def resolve_model(model: str) -> tuple[str, str]:
-    """(path or id to load, name to record); `organism` builds or reuses the cached organism."""
-    if model == "organism":
-        from overthink.organism.build import build_organism
-        from overthink.organism.config import OrganismConfig
-
-        path = build_organism(OrganismConfig())
-        return str(path.resolve()), f"organism-{path.name}"
-    return model, model
 
 
 def load_all_problems(config: SampleConfig):
@@ -57,7 +48,9 @@ def load_all_problems(config: SampleConfig):
 def fingerprint(config: SampleConfig, model_name: str, problems) -> str:
     """What determines a response: model, prompts, sampling (but not n: more samples extend)."""
     identity = {
-        "model": model_name, "backend": config.engine.backend, "prompt": config.prompt.model_dump(),
+        "model": model_name,
+        "backend": config.engine.backend,
+        "prompt": config.prompt.model_dump(),
         "sampling": config.sampling.model_dump(exclude={"n"}),
         "problems": hashlib.sha256("\n".join(f"{p.problem_id}\t{p.problem}" for p in problems).encode()).hexdigest(),
     }
@@ -89,23 +82,24 @@ def consolidate(parts: Path, problems, n: int, target: Path) -> pa.Table:
     return table
 
 
-def run_sample(config: SampleConfig) -> SampleResult:
+def run_sample(config: SampleConfig, parent_run_id: str | None = None) -> SampleResult:
     from tqdm.auto import tqdm
     from transformers import AutoTokenizer
 
-    if not config.output_dir:
-        raise ConfigError("no output folder: set --output (output_dir)")
-    out = Path(config.output_dir)
+    out = require_output_dir(config.output_dir)
     problems = load_all_problems(config)
-    model_path, model_name = resolve_model(config.engine.model)
+    model = resolve_model(config.model)
+    model_path, model_name = model.path, model.name
     try:
         tokenizer = AutoTokenizer.from_pretrained(model_path)
     except Exception as err:
-        raise ConfigError(f"engine.model {config.engine.model!r}: cannot load its tokenizer for the chat template: {err}") from None
+        raise ConfigError(f"model {config.model!r}: cannot load its tokenizer for the chat template: {err}") from None
     parts = out / ".parts" / fingerprint(config, model_name, problems)
     parts.mkdir(parents=True, exist_ok=True)
     done = finished_keys(parts)
-    requests = expand(problems, lambda p: chat_prompt(tokenizer, p, config.prompt), config.sampling.n, config.sampling.seed, done)
+    requests = expand(
+        problems, lambda p: chat_prompt(tokenizer, p, config.prompt), config.sampling.n, config.sampling.seed, done
+    )
     generated_tokens, startup, first_ready = 0, 0.0, float("inf")
     total = len(problems) * config.sampling.n
     with tqdm(total=total, initial=total - len(requests), unit="resp", desc="sample", dynamic_ncols=True) as bar:
@@ -124,43 +118,61 @@ def run_sample(config: SampleConfig) -> SampleResult:
                     generated_tokens += sum(batch.column("num_generated_tokens").to_pylist())
                     bar.update(batch.num_rows)
             except Exception as err:
-                raise OverthinkError(f"sampling failed in a Ray worker: {root_message(err)}\n"
-                                     f"Finished batches are kept in {parts}; run the same command again to resume.") from None
+                raise OverthinkError(
+                    f"sampling failed in a Ray worker: {root_message(err)}\n"
+                    f"Finished batches are kept in {parts}; run the same command again to resume."
+                ) from None
     wall = time.perf_counter() - started if requests else 0.0
     generation_s = max(time.time() - first_ready, 1e-9) if requests else 0.0  # engines ready -> last result
     samples = consolidate(parts, problems, config.sampling.n, out / SAMPLES_FILE)
     finish = samples.column("finish_reason").to_pylist()
     metrics = {
-        "problems": len(problems), "samples": samples.num_rows, "new_samples": len(requests),
-        "generated_tokens": generated_tokens, "wall_s": wall, "engine_startup_s": startup, "generation_s": generation_s,
+        "problems": len(problems),
+        "samples": samples.num_rows,
+        "new_samples": len(requests),
+        "generated_tokens": generated_tokens,
+        "wall_s": wall,
+        "engine_startup_s": startup,
+        "generation_s": generation_s,
         "tokens_per_s": generated_tokens / generation_s if requests else 0.0,
         "length_finish_rate": finish.count("length") / max(1, len(finish)),
         "mean_generated_tokens": sum(samples.column("num_generated_tokens").to_pylist()) / max(1, samples.num_rows),
     }
     atomic_write_text(out / "sample_metrics.json", json.dumps(metrics, indent=2))
     atomic_write_text(out / "sample_responses.md", readable_sample(samples))
-    return SampleResult(out, metrics, log_to_mlflow(config, metrics, out, model_name))
+    return SampleResult(out, metrics, log_to_mlflow(config, metrics, out, model_name, parent_run_id))
 
 
 def readable_sample(samples: pa.Table, count: int = 8) -> str:
     blocks = []
     for row in samples.slice(0, count).to_pylist():
-        blocks.append(f"## {row['problem_id']} #{row['sample_index']} (seed {row['seed']}, {row['finish_reason']}, "
-                      f"{row['num_generated_tokens']} tokens)\n\n**Problem:** {row['problem']}\n\n**Gold:** {row['gold']}\n\n"
-                      f"```\n{row['response']}\n```\n")
+        blocks.append(
+            f"## {row['problem_id']} #{row['sample_index']} (seed {row['seed']}, {row['finish_reason']}, "
+            f"{row['num_generated_tokens']} tokens)\n\n**Problem:** {row['problem']}\n\n**Gold:** {row['gold']}\n\n"
+            f"```\n{row['response']}\n```\n"
+        )
     return "\n".join(blocks)
 
 
-def log_to_mlflow(config: SampleConfig, metrics: dict, out: Path, model_name: str) -> str | None:
-    from overthink.runtime.tracking import flatten_params, mlflow_run
+def log_to_mlflow(
+    config: SampleConfig, metrics: dict, out: Path, model_name: str, parent_run_id: str | None
+) -> str | None:
+    from overthink.runtime.tracking import stage_run
 
-    with mlflow_run(config.mlflow, "sample", tags={"overthink.model": model_name}) as run:
-        if run is None:
-            return None
-        import mlflow
+    with stage_run(config.mlflow, "sample", parent_run_id, tags={"overthink.model": model_name}) as run:
+        run.log_params(config.model_dump(mode="json"))
+        run.log_metrics(metrics)
+        run.log_artifact(out / "sample_responses.md")
+        run.log_artifact(out / "sample_metrics.json")
+        return run.id
 
-        mlflow.log_params(flatten_params(config.model_dump(mode="json")))
-        mlflow.log_metrics({k: float(v) for k, v in metrics.items()})
-        mlflow.log_artifact(str(out / "sample_responses.md"))
-        mlflow.log_artifact(str(out / "sample_metrics.json"))
-        return run.info.run_id
+
+def cli(config: SampleConfig) -> str:
+    result = run_sample(config)
+    m = result.metrics
+    samples = result.output_dir / SAMPLES_FILE
+    return (
+        f"Sampled {m['new_samples']} new responses ({m['samples']} in all, {m['problems']} problems); "
+        f"{m['tokens_per_s']:.1f} generated tokens/s after engine start-up ({m['engine_startup_s']:.1f} s)\n"
+        f"Wrote {samples}: analyze it with `overthink analyze --input {samples} --output ...`\n"
+    )

@@ -41,8 +41,11 @@ def mlflow_step_logger(tracking_uri: str, run_id: str):
             if not state.is_world_process_zero or not logs:
                 return
             now = int(time.time() * 1000)
-            metrics = [Metric(key.replace("/", "."), float(value), now, state.global_step)
-                       for key, value in logs.items() if isinstance(value, (int, float))]
+            metrics = [
+                Metric(key.replace("/", "."), float(value), now, state.global_step)
+                for key, value in logs.items()
+                if isinstance(value, (int, float))
+            ]
             if metrics:
                 client.log_batch(run_id, metrics=metrics)
 
@@ -86,7 +89,10 @@ def train_loop_per_worker(loop_config: dict) -> None:
     # every rank, and a folder shared on one node is copied while another rank still writes it.
     # Ray Train merges the ranks' files (model, optimizer and ZeRO shards, RNG states) in storage.
     rank = ray.train.get_context().get_world_rank()
-    trl_args = {**loop_config["trl_args"], "output_dir": os.path.join(loop_config["trl_args"]["output_dir"], f"rank-{rank}")}
+    trl_args = {
+        **loop_config["trl_args"],
+        "output_dir": os.path.join(loop_config["trl_args"]["output_dir"], f"rank-{rank}"),
+    }
     args = config_class(**trl_args)  # before the model: ZeRO-3 partitions it while loading
 
     tokenizer = AutoTokenizer.from_pretrained(config.model)
@@ -97,8 +103,13 @@ def train_loop_per_worker(loop_config: dict) -> None:
     if config.lora.enabled:
         from peft import LoraConfig
 
-        peft_config = LoraConfig(r=config.lora.r, lora_alpha=config.lora.alpha, lora_dropout=config.lora.dropout,
-                                 target_modules=config.lora.target_modules, task_type="CAUSAL_LM")
+        peft_config = LoraConfig(
+            r=config.lora.r,
+            lora_alpha=config.lora.alpha,
+            lora_dropout=config.lora.dropout,
+            target_modules=config.lora.target_modules,
+            task_type="CAUSAL_LM",
+        )
     callbacks = [RayTrainReportCallback()]
     if loop_config.get("mlflow_run_id"):
         callbacks.append(mlflow_step_logger(loop_config["tracking_uri"], loop_config["mlflow_run_id"]))
@@ -110,8 +121,14 @@ def train_loop_per_worker(loop_config: dict) -> None:
     if ray.train.get_context().get_local_rank() == 0:
         Dataset.from_list(loop_config["rows"]).save_to_disk(dataset_dir)
     torch.distributed.barrier()
-    trainer = trainer_type(model=model, args=args, train_dataset=load_from_disk(dataset_dir),
-                           processing_class=tokenizer, peft_config=peft_config, callbacks=callbacks)
+    trainer = trainer_type(
+        model=model,
+        args=args,
+        train_dataset=load_from_disk(dataset_dir),
+        processing_class=tokenizer,
+        peft_config=peft_config,
+        callbacks=callbacks,
+    )
     trainer = prepare_trainer(trainer)
     checkpoint = ray.train.get_checkpoint()
     if checkpoint is None:

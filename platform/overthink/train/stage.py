@@ -14,15 +14,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from overthink.config import content_hash
-from overthink.errors import ConfigError, OverthinkError
+from overthink.errors import OverthinkError
 from overthink.runtime.files import atomic_write_text, root_message
-from overthink.runtime.models import require_model_folder
+from overthink.runtime.models import resolve_model
+from overthink.runtime.outputs import DoneMarker, file_identity, require_output_dir
 from overthink.train.config import TrainConfig
-from overthink.train.core import TRL_CONFIG, deepspeed_config, load_pairs, pairs_file, training_rows, trl_arguments
+from overthink.train.core import deepspeed_config, load_pairs, pairs_file
+from overthink.train.losses import LOSSES, training_rows, trl_arguments
 
 MODEL_DIR = "model"
 SUMMARY_FILE = "train_summary.json"
-DONE_FILE = "_SUCCESS"
 CACHE = Path.home() / ".cache" / "overthink"
 
 
@@ -35,20 +36,18 @@ class TrainResult:
     reused: bool
 
 
-def check_model(config: TrainConfig) -> None:
-    if not config.model:
-        raise ConfigError("no base model: set --model (model) to a Hugging Face folder or hub id")
-    require_model_folder(config.model)
-
-
 def fingerprint_of(config: TrainConfig) -> str:
-    pairs = pairs_file(config)
+    """What determines the trained model: the settings, the pairs file, the base model."""
     model = os.path.abspath(config.model) if os.path.isdir(config.model) else config.model
-    return content_hash({
-        "config": config.model_dump(mode="json", exclude={"ray", "mlflow", "force", "output_dir", "storage_path", "pairs"}),
-        "pairs": {"path": os.path.abspath(pairs), "bytes": os.path.getsize(pairs), "mtime": os.path.getmtime(pairs)},
-        "model": model,
-    })
+    return content_hash(
+        {
+            "config": config.model_dump(
+                mode="json", exclude={"ray", "mlflow", "force", "output_dir", "storage_path", "pairs"}
+            ),
+            "pairs": file_identity(pairs_file(config)),
+            "model": model,
+        }
+    )
 
 
 def export_model(checkpoint_dir: Path, config: TrainConfig, target: Path) -> None:
@@ -73,53 +72,68 @@ def export_model(checkpoint_dir: Path, config: TrainConfig, target: Path) -> Non
     os.replace(staging, target)
 
 
-def run_train(config: TrainConfig) -> TrainResult:
-    if not config.output_dir:
-        raise ConfigError("no output folder: set --output (output_dir)")
-    check_model(config)
+def run_train(config: TrainConfig, parent_run_id: str | None = None) -> TrainResult:
+    out = require_output_dir(config.output_dir).resolve()
+    # Workers load the base model by what it resolves to (organism and MLflow models are folders).
+    config = config.model_copy(update={"model": resolve_model(config.model).path})
     pairs, lengths = load_pairs(config)
     rows = training_rows(pairs, config.loss)
     deepspeed = deepspeed_config(config.deepspeed)
-    out = Path(config.output_dir).resolve()
     fingerprint = fingerprint_of(config)
-    done = out / DONE_FILE
-    if done.exists() and not config.force and json.loads(done.read_text()).get("fingerprint") == fingerprint:
-        print(f"{out} already holds the model of this config (fingerprint {fingerprint}); set force=true to retrain.")
-        record = json.loads(done.read_text())
-        return TrainResult(out, out / MODEL_DIR, json.loads((out / SUMMARY_FILE).read_text()), record.get("run_id"), True)
+    done = DoneMarker(out)
+    record = done.reusable(fingerprint, config.force, "the model of this config")
+    if record:
+        return TrainResult(
+            out, out / MODEL_DIR, json.loads((out / SUMMARY_FILE).read_text()), record.get("run_id"), True
+        )
     out.mkdir(parents=True, exist_ok=True)
-    done.unlink(missing_ok=True)
+    done.clear()
     # The same name resumes an interrupted Ray Train run from its last checkpoint; force starts afresh.
     run_name = f"train-{fingerprint}" + (f"-{int(time.time())}" if config.force else "")
 
-    from overthink.runtime.tracking import flatten_params, mlflow_run, tracking_uri
+    from overthink.runtime.tracking import MODEL_DIR_TAG, stage_run
 
-    with mlflow_run(config.mlflow, "train", tags={"overthink.fingerprint": fingerprint, "overthink.loss": config.loss}) as run:
-        run_id = run.info.run_id if run else None
-        if run:
-            import mlflow
-
-            mlflow.log_params(flatten_params(config.model_dump(mode="json")))
-            mlflow.log_params({"pairs_used": len(rows), "trl.class": TRL_CONFIG[config.loss]})
-            mlflow.log_metrics({f"data.{k}": v for k, v in lengths.items()})
-        result = fit(config, rows, deepspeed, run_name, run_id, tracking_uri(config.mlflow) if run else None)
+    tags = {"overthink.fingerprint": fingerprint, "overthink.loss": config.loss}
+    with stage_run(config.mlflow, "train", parent_run_id, tags=tags) as run:
+        run.log_params(
+            {**config.model_dump(mode="json"), "pairs_used": len(rows), "trl.class": LOSSES.get(config.loss).trl_config}
+        )
+        run.log_metrics({f"data.{k}": v for k, v in lengths.items()})
+        result = fit(config, rows, deepspeed, run_name, run.id, run.uri)
         with result.checkpoint.as_directory() as folder:
             export_model(Path(folder) / "checkpoint", config, out / MODEL_DIR)
-        summary = {"fingerprint": fingerprint, "pairs_used": len(rows), "data": lengths, "loss": config.loss,
-                   "deepspeed": config.deepspeed, "workers": config.workers.num_workers,
-                   "checkpoint": result.checkpoint.path, "metrics": scalar_metrics(result.metrics)}
+        summary = {
+            "fingerprint": fingerprint,
+            "pairs_used": len(rows),
+            "data": lengths,
+            "loss": config.loss,
+            "deepspeed": config.deepspeed,
+            "workers": config.workers.num_workers,
+            "checkpoint": result.checkpoint.path,
+            "metrics": scalar_metrics(result.metrics),
+        }
         atomic_write_text(out / SUMMARY_FILE, json.dumps(summary, indent=2))
         atomic_write_text(out / "config.yaml", config.to_yaml())
-        if run:
-            mlflow.log_metrics({f"final.{k}": v for k, v in summary["metrics"].items()})
-            mlflow.log_artifact(str(out / SUMMARY_FILE))
-            mlflow.log_artifact(str(out / "config.yaml"))
-            mlflow.set_tag("overthink.model_dir", str(out / MODEL_DIR))
-            if config.log_model:
+        run.log_metrics({f"final.{k}": v for k, v in summary["metrics"].items()})
+        run.log_artifact(out / SUMMARY_FILE)
+        run.log_artifact(out / "config.yaml")
+        run.set_tags({MODEL_DIR_TAG: str(out / MODEL_DIR)})
+        if run.id and config.log_model:
+            with run.active():
                 summary["mlflow_model_uri"] = log_model(out / MODEL_DIR)
-                atomic_write_text(out / SUMMARY_FILE, json.dumps(summary, indent=2))
-    atomic_write_text(done, json.dumps({"fingerprint": fingerprint, "run_id": run_id}))
-    return TrainResult(out, out / MODEL_DIR, summary, run_id, False)
+            atomic_write_text(out / SUMMARY_FILE, json.dumps(summary, indent=2))
+    done.write(fingerprint, run.id)
+    return TrainResult(out, out / MODEL_DIR, summary, run.id, False)
+
+
+def cli(config: TrainConfig) -> str:
+    result = run_train(config)
+    metrics = result.summary["metrics"]
+    shown = ", ".join(f"{k} {metrics[k]:.4g}" for k in ("train_loss", "loss", "rewards.margins") if k in metrics)
+    return (
+        f"Trained {config.loss} on {result.summary['pairs_used']} pairs{': ' + shown if shown else ''}\n"
+        f"Wrote {result.model_dir}: sample it with `overthink sample --model {result.model_dir} ...`\n"
+    )
 
 
 def log_model(model_dir: Path) -> str:
@@ -131,18 +145,30 @@ def log_model(model_dir: Path) -> str:
     import transformers
 
     info = mlflow.transformers.log_model(
-        transformers_model=str(model_dir), task="text-generation", name=MODEL_DIR,
-        pip_requirements=[f"transformers=={transformers.__version__}", f"torch=={torch.__version__.split('+')[0]}"])
+        transformers_model=str(model_dir),
+        task="text-generation",
+        name=MODEL_DIR,
+        pip_requirements=[f"transformers=={transformers.__version__}", f"torch=={torch.__version__.split('+')[0]}"],
+    )
     return info.model_uri
 
 
 def scalar_metrics(metrics: dict) -> dict:
-    return {k.replace("/", "."): float(v) for k, v in (metrics or {}).items()
-            if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    return {
+        k.replace("/", "."): float(v)
+        for k, v in (metrics or {}).items()
+        if isinstance(v, (int, float)) and not isinstance(v, bool)
+    }
 
 
-def fit(config: TrainConfig, rows: list[dict], deepspeed: dict | None, run_name: str, run_id: str | None,
-        tracking: str | None):
+def fit(
+    config: TrainConfig,
+    rows: list[dict],
+    deepspeed: dict | None,
+    run_name: str,
+    run_id: str | None,
+    tracking: str | None,
+):
     """One Ray Train run; its errors come back as one clear message."""
     from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
     from ray.train.torch import TorchConfig, TorchTrainer
@@ -158,16 +184,28 @@ def fit(config: TrainConfig, rows: list[dict], deepspeed: dict | None, run_name:
     trainer = TorchTrainer(
         train_loop_per_worker,
         train_loop_config={
-            "config": config.model_dump(mode="json"), "rows": rows, "trl_class": trl_class, "trl_args": trl_args,
-            "deepspeed": deepspeed, "mlflow_run_id": run_id, "tracking_uri": tracking,
-            "torch_extensions_dir": str(CACHE / "torch_extensions"), "fail_once": os.environ.get(FAIL_ONCE_ENV),
+            "config": config.model_dump(mode="json"),
+            "rows": rows,
+            "trl_class": trl_class,
+            "trl_args": trl_args,
+            "deepspeed": deepspeed,
+            "mlflow_run_id": run_id,
+            "tracking_uri": tracking,
+            "torch_extensions_dir": str(CACHE / "torch_extensions"),
+            "fail_once": os.environ.get(FAIL_ONCE_ENV),
         },
-        scaling_config=ScalingConfig(num_workers=workers.num_workers, use_gpu=workers.use_gpu,
-                                     resources_per_worker={"CPU": workers.cpus_per_worker, **workers.resources_per_worker}),
+        scaling_config=ScalingConfig(
+            num_workers=workers.num_workers,
+            use_gpu=workers.use_gpu,
+            resources_per_worker={"CPU": workers.cpus_per_worker, **workers.resources_per_worker},
+        ),
         torch_config=TorchConfig(backend="nccl" if workers.use_gpu else "gloo"),
-        run_config=RunConfig(name=run_name, storage_path=storage,
-                             failure_config=FailureConfig(max_failures=config.max_failures),
-                             checkpoint_config=CheckpointConfig(num_to_keep=config.keep_checkpoints)),
+        run_config=RunConfig(
+            name=run_name,
+            storage_path=storage,
+            failure_config=FailureConfig(max_failures=config.max_failures),
+            checkpoint_config=CheckpointConfig(num_to_keep=config.keep_checkpoints),
+        ),
     )
     try:
         result = trainer.fit()

@@ -1,0 +1,53 @@
+"""What every stage does with its output folder: require one, and reuse a finished run of the
+same inputs and config (content-addressed: one `_SUCCESS.json` marker holding the fingerprint)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from overthink.errors import ConfigError
+from overthink.runtime.files import atomic_write_text
+
+DONE_FILE = "_SUCCESS.json"
+
+
+def require_output_dir(output_dir: str | None) -> Path:
+    if not output_dir:
+        raise ConfigError("no output folder: set --output (output_dir)")
+    return Path(output_dir)
+
+
+def file_identity(path: str | Path) -> dict:
+    """What a fingerprint records of an input file: where it is, its size and modification time
+    (stages rewrite a file only when its content changes, so unchanged inputs keep their mtime)."""
+    return {"path": os.path.abspath(path), "bytes": os.path.getsize(path), "mtime": os.path.getmtime(path)}
+
+
+class DoneMarker:
+    """`_SUCCESS.json` in a stage's output folder: written last, after every output file, so its
+    presence with a matching fingerprint means the folder holds a complete run of that config."""
+
+    def __init__(self, folder: Path):
+        self.path = Path(folder) / DONE_FILE
+
+    def read(self) -> dict | None:
+        try:
+            return json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            return None
+
+    def reusable(self, fingerprint: str, force: bool, what: str) -> dict | None:
+        """The marker's record when the folder holds a finished run with this fingerprint."""
+        record = self.read()
+        if force or record is None or record.get("fingerprint") != fingerprint:
+            return None
+        print(f"{self.path.parent} already holds {what} (fingerprint {fingerprint}); set force=true to recompute.")
+        return record
+
+    def clear(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+    def write(self, fingerprint: str, run_id: str | None, **fields) -> None:
+        atomic_write_text(self.path, json.dumps({"fingerprint": fingerprint, "run_id": run_id, **fields}))

@@ -1,0 +1,145 @@
+"""The helpers every stage shares: output folders and reuse markers, Parquet inputs with clear
+errors, model resolution, MLflow runs that always close, one metric naming scheme."""
+
+import json
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from overthink.errors import ConfigError, InputError
+from overthink.runtime.config import MlflowConfig
+from overthink.runtime.files import read_parquet
+from overthink.runtime.metric_names import comparison_metrics, summary_metrics
+from overthink.runtime.models import resolve_model
+from overthink.runtime.outputs import DoneMarker, require_output_dir
+from overthink.runtime.tracking import PARENT_TAG, stage_run
+
+
+def test_output_dir_is_required():
+    with pytest.raises(ConfigError, match="set --output"):
+        require_output_dir(None)
+
+
+def test_done_marker_reuses_only_a_matching_fingerprint(tmp_path, capsys):
+    marker = DoneMarker(tmp_path)
+    assert marker.reusable("abc", force=False, what="x") is None
+    marker.write("abc", "run-1", rows=3)
+    assert marker.reusable("abc", force=False, what="x") == {"fingerprint": "abc", "run_id": "run-1", "rows": 3}
+    assert "already holds x" in capsys.readouterr().out
+    assert marker.reusable("abd", force=False, what="x") is None
+    assert marker.reusable("abc", force=True, what="x") is None
+    marker.path.write_text("{half")  # a torn marker is no marker
+    assert marker.reusable("abc", force=False, what="x") is None
+
+
+def test_read_parquet_names_the_file_and_what_is_missing(tmp_path):
+    good = tmp_path / "t.parquet"
+    pq.write_table(pa.table({"a": [1], "b": [2]}), good)
+    assert read_parquet(good, columns=["a"]).column_names == ["a"]
+    with pytest.raises(InputError, match=rf"{good}: missing column\(s\) c; hint here"):
+        read_parquet(good, needed=("a", "c"), hint="hint here")
+    (tmp_path / "x.parquet").write_text("not parquet")
+    with pytest.raises(InputError, match="x.parquet: not a readable Parquet file"):
+        read_parquet(tmp_path / "x.parquet")
+    with pytest.raises(InputError, match="nope.parquet does not exist"):
+        read_parquet(tmp_path / "nope.parquet")
+
+
+def test_model_specs_resolve_in_one_place(tmp_path, organism_path):
+    folder = resolve_model(organism_path)
+    assert folder.path == organism_path and folder.is_local
+    hub = resolve_model("Qwen/QwQ-32B-Preview")  # downloaded where it is loaded, not here
+    assert hub.path == hub.name == "Qwen/QwQ-32B-Preview" and not hub.is_local
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ConfigError, match=r"tokenizer=.*empty: not a Hugging Face model folder"):
+        resolve_model(str(tmp_path / "empty"), key="tokenizer")
+    with pytest.raises(ConfigError, match="no model: set model"):
+        resolve_model(None)
+    with pytest.raises(InputError, match=r"model=models:/nope@champion: cannot fetch it from MLflow"):
+        resolve_model("models:/nope@champion")
+
+
+@pytest.mark.slow
+def test_mlflow_model_uris_download_to_a_folder(tmp_path, organism_path, mlflow_store):
+    import mlflow
+    import transformers
+
+    mlflow.set_tracking_uri(mlflow_store)
+    with mlflow.start_run() as run:
+        mlflow.transformers.log_model(
+            transformers_model=organism_path,
+            task="text-generation",
+            name="model",
+            pip_requirements=[f"transformers=={transformers.__version__}"],
+        )
+    model = resolve_model(f"runs:/{run.info.run_id}/model", download_dir=tmp_path / "dl")
+    assert model.is_local and (tmp_path / "dl") in __import__("pathlib").Path(model.path).parents
+    assert model.run_id == run.info.run_id
+
+
+def runs_of(uri: str):
+    from mlflow import MlflowClient
+
+    client = MlflowClient(uri)
+    experiment = client.get_experiment_by_name("runtime-test")
+    return {r.info.run_name: r for r in client.search_runs([experiment.experiment_id])}
+
+
+def test_stage_runs_always_close_and_nest(mlflow_store):
+    config = MlflowConfig(experiment="runtime-test", run_name="top")
+    with stage_run(config, "parent") as parent:
+        with stage_run(config, "child", parent.id, tags={"k": "v"}) as child:
+            child.log_params({"a": {"b": 1}})
+            child.log_metrics({"m": 2.0})
+    with pytest.raises(RuntimeError):
+        with stage_run(config, "broken", name="broken"):
+            raise RuntimeError("boom")
+    with pytest.raises(KeyboardInterrupt):
+        with stage_run(config, "stopped", name="stopped"):
+            raise KeyboardInterrupt
+    runs = runs_of(mlflow_store)
+    assert runs["top"].info.status == "FINISHED"
+    nested = next(r for name, r in runs.items() if name.startswith("child-"))  # run_name names the top run only
+    assert (
+        nested.data.tags[PARENT_TAG] == parent.id
+        and nested.data.params["a.b"] == "1"
+        and nested.data.metrics["m"] == 2.0
+    )
+    assert runs["broken"].info.status == "FAILED" and runs["stopped"].info.status == "KILLED"
+
+
+def test_disabled_tracking_is_a_silent_stand_in():
+    with stage_run(MlflowConfig(enabled=False), "x") as run:
+        run.log_params({"a": 1})
+        with run.active():
+            pass
+    assert run.id is None
+
+
+def test_one_metric_name_for_one_metric():
+    summary = {
+        "overall": {"accuracy": 0.5, "n": 4, "ci95": {"accuracy": [0.4, 0.6]}},
+        "by_dataset": {"math 500": {"accuracy": 0.25, "ci95": {}}},
+        "by_level": {},
+    }
+    assert summary_metrics(summary) == {
+        "overall.accuracy": 0.5,
+        "overall.n": 4.0,
+        "overall.accuracy.ci95_low": 0.4,
+        "overall.accuracy.ci95_high": 0.6,
+        "by_dataset.math_500.accuracy": 0.25,
+    }
+    assert summary_metrics(summary, "base")["base.overall.accuracy"] == 0.5
+    change = {"token_reduction_pct": 30.0, "accuracy_change": 0.01, "accuracy_change_ci95": [-0.1, 0.1]}
+    assert comparison_metrics({"overall": change, "by_dataset": {"d": change}}, "final") == {
+        "final.overall.token_reduction_pct": 30.0,
+        "final.overall.accuracy_change": 0.01,
+        "final.overall.accuracy_change.ci95_low": -0.1,
+        "final.overall.accuracy_change.ci95_high": 0.1,
+        "final.by_dataset.d.token_reduction_pct": 30.0,
+        "final.by_dataset.d.accuracy_change": 0.01,
+        "final.by_dataset.d.accuracy_change.ci95_low": -0.1,
+        "final.by_dataset.d.accuracy_change.ci95_high": 0.1,
+    }
+    assert json.dumps(comparison_metrics(None)) == "{}"
