@@ -38,7 +38,7 @@ def test_config_reference_check_fails_on_a_stale_document(tmp_path):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     document, empty = module.render()
-    assert not empty
+    assert not empty and "<function" not in document and " at 0x" not in document  # the same in every process
     for stage in ("sample", "analyze", "pairs", "train", "evaluate", "sweep", "pipeline"):
         section = document.split(f"## {stage}\n", 1)[1].split("\n## ", 1)[0]
         assert section.count("\n| `") >= 3, f"{stage}'s table is (nearly) empty"

@@ -219,7 +219,10 @@ def iter_fields(model: type[BaseModel], prefix: str = "") -> Iterator[tuple[str,
 
 def type_name(annotation: Any) -> str:
     text = getattr(annotation, "__name__", None) if isinstance(annotation, type) else None
-    return text or re.sub(r"\b(?:\w+\.)+(\w+)", r"\1", str(annotation))  # typing.X, pkg.mod.Class -> X, Class
+    if text:
+        return text
+    text = re.sub(r"Annotated\[(\w+), .*?\)\]", r"\1", str(annotation))  # a validated str (registry names) -> str
+    return re.sub(r"\b(?:\w+\.)+(\w+)", r"\1", text)  # typing.X, pkg.mod.Class -> X, Class
 
 
 def help_table(model: type[BaseModel], markdown: bool = False) -> str:

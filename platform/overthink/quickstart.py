@@ -10,7 +10,7 @@ from pydantic import Field, model_validator
 
 from overthink.config import deep_merge
 from overthink.organism.config import OrganismConfig
-from overthink.runtime.config import MlflowConfig, RayConfig
+from overthink.runtime.config import Runtime
 from overthink.sample.config import SampleSettings
 
 DEMO_SAMPLE = {
@@ -21,12 +21,10 @@ DEMO_SAMPLE = {
 }
 
 
-class QuickstartConfig(SampleSettings):
+class QuickstartConfig(Runtime, SampleSettings):
     """Sample settings (the demo's defaults under what you set) plus where the demo writes."""
 
     output_dir: str = Field("out/quickstart", description="Folder for samples/ and analysis/.")
-    ray: RayConfig = Field(default_factory=RayConfig, description="Ray runtime.")
-    mlflow: MlflowConfig = Field(default_factory=MlflowConfig, description="MLflow tracking.")
 
     @model_validator(mode="before")
     @classmethod

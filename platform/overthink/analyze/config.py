@@ -9,7 +9,7 @@ from pydantic import Field, model_validator
 from overthink.analyze.distinct import JUDGES
 from overthink.analyze.segment import SEGMENTERS
 from overthink.config import Section, Settings, registered, wiring_of
-from overthink.runtime.config import MlflowConfig, RayConfig
+from overthink.runtime.config import Runtime
 
 
 class Columns(Section):
@@ -144,7 +144,7 @@ class AnalyzeSettings(Settings):
     force: bool = Field(False, description="Recompute even if the output folder holds a finished run of this config.")
 
 
-class AnalyzeConfig(AnalyzeSettings):
+class AnalyzeConfig(Runtime, AnalyzeSettings):
     """The analyze stage: settings plus what to read, with whose tokenizer, and where results go."""
 
     input: InputConfig = Field(default_factory=InputConfig, description="What to read.")
@@ -155,8 +155,6 @@ class AnalyzeConfig(AnalyzeSettings):
         "null = approximate word count.",
     )
     name: str = Field("model", description="Name of the evaluated model in tables.")
-    ray: RayConfig = Field(default_factory=RayConfig, description="Ray runtime.")
-    mlflow: MlflowConfig = Field(default_factory=MlflowConfig, description="MLflow tracking.")
 
     @model_validator(mode="after")
     def _consistent(self):

@@ -7,7 +7,7 @@ from pydantic import Field
 
 from overthink.analyze.config import AnalyzeSettings
 from overthink.config import Settings, wiring_of
-from overthink.runtime.config import MlflowConfig, RayConfig
+from overthink.runtime.config import Runtime
 from overthink.sample.config import SampleSettings
 
 
@@ -23,7 +23,7 @@ class EvaluateSettings(Settings):
     bootstrap_samples: int = Field(2000, ge=100, description="Bootstrap resamples of the accuracy-change interval.")
 
 
-class EvaluateConfig(EvaluateSettings):
+class EvaluateConfig(Runtime, EvaluateSettings):
     """The evaluate stage: settings plus the model, its baseline and the output folder."""
 
     model: str = Field(
@@ -41,8 +41,6 @@ class EvaluateConfig(EvaluateSettings):
         description="MLflow run of the training that made the model; null = found from the model (train output or "
         "URI).",
     )
-    ray: RayConfig = Field(default_factory=RayConfig, description="Ray runtime.")
-    mlflow: MlflowConfig = Field(default_factory=MlflowConfig, description="MLflow tracking.")
 
 
 wiring_of(EvaluateConfig, EvaluateSettings)

@@ -14,8 +14,24 @@ from overthink.organism.config import OrganismConfig
 DONE = "organism.json"
 
 
+def native_bf16() -> bool:
+    """Whether this CPU computes bf16 in hardware (Linux reports it in /proc/cpuinfo)."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return " avx512_bf16" in flags or " amx_bf16" in flags
+
+
+def resolved(config: OrganismConfig) -> OrganismConfig:
+    """The recipe as it will be trained: `train.bf16: null` decided for this CPU."""
+    if config.train.bf16 is not None:
+        return config
+    return config.model_copy(update={"train": config.train.model_copy(update={"bf16": native_bf16()})})
+
+
 def organism_dir(config: OrganismConfig) -> Path:
-    recipe = config.model_copy(update={"cache_dir": "", "force": False})
+    recipe = resolved(config).model_copy(update={"cache_dir": "", "force": False})
     return Path(config.cache_dir).expanduser() / recipe.fingerprint()
 
 
@@ -28,6 +44,7 @@ def build_organism(config: OrganismConfig, progress: bool = True) -> Path:
     """Return the folder of the organism for `config`, building it if it is not cached."""
     from tqdm.auto import tqdm
 
+    config = resolved(config)
     target = organism_dir(config)
     if (target / DONE).exists() and not config.force:
         return target

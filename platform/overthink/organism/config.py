@@ -65,7 +65,11 @@ class OrganismModelConfig(Section):
 
 class OrganismTrainConfig(Section):
     steps: int = Field(1600, ge=1, description="Optimizer steps.")
-    bf16: bool = Field(True, description="bf16 autocast for the forward pass (1.8x faster on CPUs with AVX512-BF16).")
+    bf16: bool | None = Field(
+        None,
+        description="bf16 autocast for the forward pass; null = where the CPU computes bf16 natively (AVX512-BF16 "
+        "or AMX: 1.8x faster), fp32 elsewhere (emulated bf16 is ~6x slower). Part of the recipe's fingerprint.",
+    )
     batch_size: int = Field(16, ge=1, description="Packed rows per step.")
     row_length: int = Field(512, ge=64, description="Tokens per packed row (examples are concatenated, no padding).")
     learning_rate: float = Field(3e-3, gt=0, description="Peak AdamW learning rate (cosine decay, linear warm-up).")

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import math
+import os
 import random
 from collections.abc import Callable
 
@@ -77,8 +78,7 @@ def train_model(
     from transformers import Qwen2ForCausalLM
 
     torch.manual_seed(train.seed)
-    if train.threads:
-        torch.set_num_threads(train.threads)
+    torch.set_num_threads(train.threads or os.cpu_count() or 1)  # a Ray-initialized process may run on 1
     model = Qwen2ForCausalLM(qwen2_config(model_config, tokenizer))
     model.train()
     optimizer = torch.optim.AdamW(

@@ -8,7 +8,7 @@ from pydantic import Field, model_validator
 
 from overthink.config import Settings, registered, wiring_of
 from overthink.pairs.strategies import STRATEGIES
-from overthink.runtime.config import MlflowConfig, RayConfig
+from overthink.runtime.config import Runtime
 from overthink.sample.config import PromptConfig
 
 
@@ -66,7 +66,7 @@ class PairsSettings(Settings):
         return self
 
 
-class PairsConfig(PairsSettings):
+class PairsConfig(Runtime, PairsSettings):
     """The pairs stage: settings plus the analyzed inputs, the prompt tokenizer and the output."""
 
     input: list[str] = Field(default_factory=list, description="analyzed.parquet files or analysis folders.")
@@ -76,8 +76,6 @@ class PairsConfig(PairsSettings):
         description="Tokenizer (folder, hub id or `organism`) whose chat template builds prompts for rows without a "
         "`prompt` column.",
     )
-    ray: RayConfig = Field(default_factory=RayConfig, description="Ray runtime.")
-    mlflow: MlflowConfig = Field(default_factory=MlflowConfig, description="MLflow tracking.")
 
     @model_validator(mode="before")
     @classmethod

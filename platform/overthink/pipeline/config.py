@@ -9,7 +9,7 @@ from overthink.analyze.config import AnalyzeSettings
 from overthink.config import Settings, wiring_of
 from overthink.evaluate.config import EvaluateSettings
 from overthink.pairs.config import PairsSettings
-from overthink.runtime.config import MlflowConfig, RayConfig
+from overthink.runtime.config import Runtime
 from overthink.sample.config import SampleSettings
 from overthink.sweep.config import SearchConfig
 from overthink.train.config import TrainSettings
@@ -36,15 +36,13 @@ class PipelineSettings(Settings):
     )
 
 
-class PipelineConfig(PipelineSettings):
+class PipelineConfig(Runtime, PipelineSettings):
     """The pipeline: settings plus the model it improves, its output folder, Ray and MLflow."""
 
     model: str = Field(
         "organism", description="The reasoning model to sample and improve: a HF folder, hub id or `organism`."
     )
     output_dir: str = Field("out/pipeline", description="Folder holding one sub-folder per stage.")
-    ray: RayConfig = Field(default_factory=RayConfig, description="Ray runtime of every stage.")
-    mlflow: MlflowConfig = Field(default_factory=MlflowConfig, description="MLflow tracking of every stage.")
 
 
 wiring_of(PipelineConfig, PipelineSettings)

@@ -24,3 +24,10 @@ class MlflowConfig(Section):
     experiment: str = Field("overthink", description="MLflow experiment name.")
     run_name: str | None = Field(None, description="MLflow run name; null = generated from stage and time.")
     enabled: bool = Field(True, description="Log to MLflow at all.")
+
+
+class Runtime(Section):
+    """The wiring every stage config ends with: where it runs (Ray) and records (MLflow)."""
+
+    ray: RayConfig = Field(default_factory=RayConfig, description="Ray runtime.")
+    mlflow: MlflowConfig = Field(default_factory=MlflowConfig, description="MLflow tracking.")

@@ -8,7 +8,7 @@ from pydantic import Field
 
 from overthink.config import Section, Settings, wiring_of
 from overthink.problems.config import ProblemSetConfig
-from overthink.runtime.config import MlflowConfig, RayConfig
+from overthink.runtime.config import Runtime
 
 # The paper's QwQ setup: QwQ's own system prompt; the answer format asked for in the user turn.
 QWQ_SYSTEM_PROMPT = (
@@ -75,15 +75,13 @@ class SampleSettings(Settings):
     )
 
 
-class SampleConfig(SampleSettings):
+class SampleConfig(Runtime, SampleSettings):
     """The sample stage: settings plus where the model comes from and the samples go."""
 
     model: str = Field(
         "organism", description="Model folder, hub id, `organism` (the cached model organism) or MLflow model URI."
     )
     output_dir: str | None = Field(None, description="Folder for samples.parquet.")
-    ray: RayConfig = Field(default_factory=RayConfig, description="Ray runtime.")
-    mlflow: MlflowConfig = Field(default_factory=MlflowConfig, description="MLflow tracking.")
 
 
 wiring_of(SampleConfig, SampleSettings)

@@ -9,7 +9,7 @@ from pydantic import Field, field_validator, model_validator
 
 from overthink.config import Section, Settings, wiring_of
 from overthink.evaluate.config import EvaluateSettings
-from overthink.runtime.config import MlflowConfig, RayConfig
+from overthink.runtime.config import Runtime
 from overthink.sweep.space import validate_search_space
 from overthink.train.config import TrainSettings
 
@@ -92,7 +92,7 @@ class SweepSettings(Settings):
         return self
 
 
-class SweepConfig(SweepSettings):
+class SweepConfig(Runtime, SweepSettings):
     """The sweep stage: settings plus the pairs, the base model, its baseline and the output folder."""
 
     pairs: str | None = Field(None, description="pairs.parquet (holding every strategy the space names).")
@@ -107,8 +107,6 @@ class SweepConfig(SweepSettings):
         description="The base model's `overthink evaluate` output on the dev set; null = evaluate the base model "
         "first.",
     )
-    ray: RayConfig = Field(default_factory=RayConfig, description="Ray runtime.")
-    mlflow: MlflowConfig = Field(default_factory=MlflowConfig, description="MLflow tracking.")
 
 
 wiring_of(SweepConfig, SweepSettings)

@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from overthink.config import Section, Settings, registered, wiring_of
-from overthink.runtime.config import MlflowConfig, RayConfig
+from overthink.runtime.config import Runtime
 from overthink.train.losses import LOSSES, default_beta
 
 DEEPSPEED_MODES = ("none", "zero2", "zero3", "zero3_offload")  # JSON files shipped in overthink/train/deepspeed/
@@ -108,7 +108,7 @@ class TrainSettings(Settings):
         return self
 
 
-class TrainConfig(TrainSettings):
+class TrainConfig(Runtime, TrainSettings):
     """The train stage: settings plus the pairs, the base model, and where the model and checkpoints go."""
 
     pairs: str | None = Field(None, description="pairs.parquet (or its folder) from `overthink pairs`.")
@@ -116,8 +116,6 @@ class TrainConfig(TrainSettings):
         None, description="Base model: a local HF folder, hub id, `organism` or MLflow model URI."
     )
     output_dir: str | None = Field(None, description="Folder for the final model (model/) and the run record.")
-    ray: RayConfig = Field(default_factory=RayConfig, description="Ray runtime.")
-    mlflow: MlflowConfig = Field(default_factory=MlflowConfig, description="MLflow tracking.")
 
 
 wiring_of(TrainConfig, TrainSettings)
