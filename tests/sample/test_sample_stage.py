@@ -93,5 +93,10 @@ def test_missing_problems_and_unloadable_model_are_clear_errors(tmp_path):
 
     with pytest.raises(ConfigError, match="no problems"):
         run_sample(load_config(SampleConfig, None, [f"output_dir={tmp_path}"]))
-    with pytest.raises(ConfigError, match="cannot load its tokenizer"):
+    with pytest.raises(ConfigError, match="no-model: not a Hugging Face model folder"):
         run_sample(sample_config(tmp_path, str(tmp_path / "no-model")))
+    broken = tmp_path / "broken-model"
+    broken.mkdir()
+    (broken / "config.json").write_text("{}")
+    with pytest.raises(ConfigError, match="cannot load its tokenizer"):
+        run_sample(sample_config(tmp_path, str(broken)))
