@@ -4,6 +4,7 @@ from a directory far from the checkout, with that folder first on the path (Ray'
 it), so nothing can be read from the repository layout."""
 
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -22,9 +23,14 @@ PROMPT = (
 def installed(tmp_path_factory) -> dict:
     """(environment running the installed copy, its site folder)."""
     root = tmp_path_factory.mktemp("installed")
-    wheels, site = root / "wheels", root / "site"
+    wheels, site, source = root / "wheels", root / "site", root / "source"
+    # Build from a copy: setuptools writes build/ beside the sources, which must not land in the checkout.
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(REPO / name, source / name)
+    shutil.copytree(REPO / "platform", source / "platform", ignore=shutil.ignore_patterns("*.egg-info", "__pycache__"))
     build = subprocess.run(
-        [PYTHON, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(wheels), str(REPO)],
+        [PYTHON, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(wheels), str(source)],
         capture_output=True,
         text=True,
         timeout=600,
@@ -64,47 +70,29 @@ def test_the_installed_copy_is_the_one_imported_and_carries_its_files(installed)
     )
 
 
-def test_every_stage_runs_from_the_installed_package(installed, organism_path):
-    """The pipeline runs sample, analyze, pairs, train, evaluate and register on local Ray."""
+def test_every_stage_runs_from_the_installed_package(installed):
+    """The pipeline runs sample, analyze, pairs, train, evaluate and register on local Ray, on the
+    default organism (built once by tests/organism; resolved from `organism` by the installed copy)."""
     out = installed["cwd"] / "pipeline"
-    result = run(
-        installed,
-        "-m",
-        "overthink.cli",
-        "pipeline",
-        "--model",
-        organism_path,
-        "--output",
-        str(out),
-        "--set",
-        "ray.num_cpus=2",
-        "--set",
-        "register_as=package-test",
-        "--set",
-        "sample.problems=[{name: organism, split: train, limit: 12}]",
-        "--set",
-        "sample.sampling.n=2",
-        "--set",
-        f"sample.prompt={PROMPT}",
-        "--set",
-        "pairs.strategies=[fcs]",
-        "--set",
-        "train.strategy=fcs",
-        "--set",
-        "train.max_steps=1",
-        "--set",
-        "train.per_device_batch_size=2",
-        "--set",
-        "train.max_length=768",
-        "--set",
-        "train.workers.cpus_per_worker=0.9",
-        "--set",
-        "evaluate.sample.problems=[{name: organism, limit: 3}]",
-        "--set",
-        "evaluate.sample.sampling.n=1",
-        "--set",
-        f"evaluate.sample.prompt={PROMPT}",
-    )
+    settings = {
+        "ray.num_cpus": "2",
+        "register_as": "package-test",
+        "sample.problems": "[{name: organism, split: train, limit: 24}]",
+        "sample.sampling.n": "2",
+        "sample.prompt": PROMPT,
+        "sample.engine.batch_size": "48",
+        "pairs.strategies": "[fcs_reflection]",
+        "train.strategy": "fcs_reflection",
+        "train.max_steps": "1",
+        "train.per_device_batch_size": "2",
+        "train.max_length": "768",
+        "train.workers.cpus_per_worker": "0.9",
+        "evaluate.sample.problems": "[{name: organism, limit: 3}]",
+        "evaluate.sample.sampling.n": "1",
+        "evaluate.sample.prompt": PROMPT,
+    }
+    overrides = [arg for key, value in settings.items() for arg in ("--set", f"{key}={value}")]
+    result = run(installed, "-m", "overthink.cli", "pipeline", "--model", "organism", "--output", str(out), *overrides)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
     assert "Registered as models:/package-test@champion" in result.stdout
     for produced in (
