@@ -11,6 +11,9 @@ if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
   echo "overthink: environment $venv is up to date"
   exit 0
 fi
+if [ "$extra" = "gpu" ]; then bash scripts/check_gpu_driver.sh; fi
+python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+  || { echo "overthink: Python 3.11 or newer is needed (trl and vLLM require it); found $(python3 --version)" >&2; exit 2; }
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
 "$venv/bin/python" -m pip install -q --upgrade pip
 constraints=()

@@ -91,6 +91,16 @@ def effective_config(spec: StageSpec, config) -> str:
     return text
 
 
+def preflight(config) -> None:
+    """Checks that need no work done yet, so a run that cannot finish fails before it starts."""
+    from overthink.runtime.config import Runtime
+    from overthink.runtime.ray_init import cluster_address
+    from overthink.runtime.tracking import require_shared_store
+
+    if isinstance(config, Runtime):
+        require_shared_store(config.mlflow, cluster_address(config.ray))
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     spec = STAGES[args.stage]
@@ -99,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.print_config:
             print(effective_config(spec, config), end="")
             return 0
+        preflight(config)
         print(spec.runner()(config, **{option.dest: getattr(args, option.dest) for option in spec.options}), end="")
         return 0
     except OverthinkError as err:

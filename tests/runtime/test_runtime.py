@@ -7,11 +7,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from hub_cache import publish_to_hub_cache
 from overthink.errors import ConfigError, InputError
 from overthink.runtime.config import MlflowConfig
 from overthink.runtime.files import read_parquet
 from overthink.runtime.metric_names import comparison_metrics, summary_metrics
-from overthink.runtime.models import resolve_model
+from overthink.runtime.models import require_on_this_node, resolve_model
 from overthink.runtime.outputs import DoneMarker, require_output_dir
 from overthink.runtime.tracking import PARENT_TAG, stage_run
 
@@ -49,8 +50,6 @@ def test_read_parquet_names_the_file_and_what_is_missing(tmp_path):
 def test_model_specs_resolve_in_one_place(tmp_path, organism_path):
     folder = resolve_model(organism_path)
     assert folder.path == organism_path and folder.is_local
-    hub = resolve_model("Qwen/QwQ-32B-Preview")  # downloaded where it is loaded, not here
-    assert hub.path == hub.name == "Qwen/QwQ-32B-Preview" and not hub.is_local
     (tmp_path / "empty").mkdir()
     with pytest.raises(ConfigError, match=r"tokenizer=.*empty: not a Hugging Face model folder"):
         resolve_model(str(tmp_path / "empty"), key="tokenizer")
@@ -58,6 +57,43 @@ def test_model_specs_resolve_in_one_place(tmp_path, organism_path):
         resolve_model(None)
     with pytest.raises(InputError, match=r"model=models:/nope@champion: cannot fetch it from MLflow"):
         resolve_model("models:/nope@champion")
+
+
+def test_hub_ids_resolve_to_one_local_snapshot_in_the_hub_cache(tmp_path, organism_path, monkeypatch):
+    """The driver downloads a hub model once (here: offline, from the cache) and every stage and
+    node loads that folder; a hub id nobody has is one clear error."""
+    import huggingface_hub.constants
+
+    snapshot = publish_to_hub_cache(organism_path, tmp_path / "hub", "overthink-test/organism")
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    hub = resolve_model("overthink-test/organism")
+    assert hub.path == str(snapshot) and hub.is_local and hub.name == "overthink-test/organism"
+    with pytest.raises(InputError, match=r"model=overthink-test/missing: cannot download it from the Hugging Face hub"):
+        resolve_model("overthink-test/missing")
+    with pytest.raises(InputError, match=r"the folder /nowhere/model is not on node"):
+        require_on_this_node("/nowhere/model")
+
+
+def test_engines_never_force_offline_mode():
+    from overthink.sample.engines import VLLM_ENV
+
+    assert not {"HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"} & set(VLLM_ENV)
+
+
+def test_a_local_mlflow_store_is_refused_on_a_cluster(monkeypatch):
+    from overthink.runtime.tracking import require_shared_store
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI")
+    cluster = "127.0.0.1:6379"
+    with pytest.raises(ConfigError, match=r"the tracking store sqlite in .*mlflow/ \(the default\) is a local file"):
+        require_shared_store(MlflowConfig(), cluster)
+    with pytest.raises(ConfigError, match=r"mlflow server --backend-store-uri .* MLFLOW_TRACKING_URI=http://HEAD:5000"):
+        require_shared_store(MlflowConfig(tracking_uri="sqlite:////data/mlflow.db"), cluster)
+    require_shared_store(MlflowConfig(), None)  # a local Ray instance: the local store is right
+    require_shared_store(MlflowConfig(tracking_uri="http://head:5000"), cluster)
+    require_shared_store(MlflowConfig(enabled=False), cluster)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "postgresql://db/mlflow")
+    require_shared_store(MlflowConfig(), cluster)
 
 
 @pytest.mark.slow

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from overthink.organism.config import OrganismConfig
+from overthink.runtime.models import cache_root
 
 DONE = "organism.json"
 
@@ -32,7 +33,8 @@ def resolved(config: OrganismConfig) -> OrganismConfig:
 
 def organism_dir(config: OrganismConfig) -> Path:
     recipe = resolved(config).model_copy(update={"cache_dir": "", "force": False})
-    return Path(config.cache_dir).expanduser() / recipe.fingerprint()
+    root = Path(config.cache_dir).expanduser() if config.cache_dir else cache_root() / "organism"
+    return root / recipe.fingerprint()
 
 
 def chat_prompt(tokenizer, problem: str, system_prompt: str) -> str:

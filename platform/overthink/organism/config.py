@@ -87,7 +87,9 @@ class OrganismConfig(Section):
         "You are a careful math assistant. Think step by step, then give the final answer in \\boxed{}.",
         description="System prompt baked into the chat template's default and the training data.",
     )
-    cache_dir: str = Field(
-        "~/.cache/overthink/organism", description="Where built organisms are cached, by recipe fingerprint."
+    cache_dir: str | None = Field(
+        None,
+        description="Where built organisms are cached, by recipe fingerprint; null = $OVERTHINK_CACHE/organism "
+        "(default ~/.cache/overthink/organism). On a cluster OVERTHINK_CACHE is on shared storage.",
     )
     force: bool = Field(False, description="Rebuild even if a cached organism with this config exists.")

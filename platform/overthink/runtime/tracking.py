@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
+from overthink.errors import ConfigError
 from overthink.runtime.config import MlflowConfig
 
 LOCAL_DIR = Path("mlflow")
@@ -25,13 +26,42 @@ CHAMPION_ALIAS = "champion"
 MAX_PARAMS, MAX_METRICS = 100, 1000  # MLflow's per-request limits of log_batch
 
 
+SERVER_COMMAND = (
+    "mlflow server --backend-store-uri sqlite:///PATH/mlflow.db --artifacts-destination SHARED_PATH "
+    "--host 0.0.0.0 --port 5000"
+)
+
+
+def configured_uri(config: MlflowConfig) -> str | None:
+    """The tracking URI the user chose (config, then MLFLOW_TRACKING_URI); None = the local default."""
+    return config.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or None
+
+
 def tracking_uri(config: MlflowConfig) -> str:
-    if config.tracking_uri:
-        return config.tracking_uri
-    if os.environ.get("MLFLOW_TRACKING_URI"):
-        return os.environ["MLFLOW_TRACKING_URI"]
+    if configured_uri(config):
+        return configured_uri(config)
     LOCAL_DIR.mkdir(exist_ok=True)
     return f"sqlite:///{(LOCAL_DIR / 'mlflow.db').resolve()}"
+
+
+def is_local_store(uri: str | None) -> bool:
+    """sqlite files, file stores and plain paths live on one machine; servers and databases do not."""
+    return uri is None or uri.startswith(("sqlite:", "file:")) or "://" not in uri
+
+
+def require_shared_store(config: MlflowConfig, cluster: str | None) -> None:
+    """On a Ray cluster, workers on other nodes log to the store (train steps, sweep trials): a
+    local file there does not exist, and MLflow fails with "Run ... not found" mid-run. Refuse
+    before any work, naming the fix."""
+    if not config.enabled or not cluster or not is_local_store(configured_uri(config)):
+        return
+    where = configured_uri(config) or f"sqlite in {LOCAL_DIR.resolve()}/ (the default)"
+    raise ConfigError(
+        f"mlflow: the tracking store {where} is a local file, but this run joins the Ray cluster at {cluster}, "
+        "whose workers on other nodes cannot reach it. Run an MLflow server on the head "
+        f"(`{SERVER_COMMAND}`, see docs/cluster.md) and set MLFLOW_TRACKING_URI=http://HEAD:5000 "
+        "(or mlflow.tracking_uri), or set mlflow.enabled=false."
+    )
 
 
 def pinned(config: MlflowConfig) -> MlflowConfig:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from overthink.config import Section, Settings, wiring_of
 from overthink.problems.config import ProblemSetConfig
@@ -14,6 +14,10 @@ from overthink.runtime.config import Runtime
 QWQ_SYSTEM_PROMPT = (
     "You are a helpful and harmless assistant. You are Qwen developed by Alibaba. You should think step-by-step."
 )
+
+
+BLOCKS_PER_ENGINE = 4  # work-stealing granularity: a slow engine delays the end by ~1/4 of its share
+MAX_BLOCK_ROWS = 256  # a block is also the unit of resumption: at most this much work is redone
 
 
 class PromptConfig(Section):
@@ -36,7 +40,15 @@ class SamplingConfig(Section):
 
 class EngineConfig(Section):
     backend: Literal["vllm", "transformers", "openai"] = Field("vllm", description="Engine behind every actor.")
-    engines: int | None = Field(None, ge=1, description="Engine actors; null = one per GPU group on GPUs, one on CPU.")
+    engines: int | None = Field(
+        None, ge=1, description="Engine actors; null = one per GPU group of the cluster's nodes on GPUs, one on CPU."
+    )
+    placement: Literal["auto", "gpu", "cpu"] = Field(
+        "auto",
+        description="Where engines run: gpu (tensor_parallel_size GPUs each, on one node; waits for an autoscaler "
+        "to add them, fails at once if no node or node type has that many), cpu, or auto (gpu when a node or "
+        "node type has enough GPUs, else cpu).",
+    )
     tensor_parallel_size: int = Field(1, ge=1, description="GPUs per engine (vLLM tensor parallelism).")
     dtype: str = Field("auto", description="Weights dtype for vLLM/transformers (auto, bfloat16, float32...).")
     max_model_len: int | None = Field(None, ge=1, description="vLLM context length; null = the model's.")
@@ -57,6 +69,12 @@ class EngineConfig(Section):
     base_url: str = Field("http://127.0.0.1:8000/v1", description="backend=openai: the endpoint.")
     api_key_env: str = Field("OPENAI_API_KEY", description="backend=openai: env var with the API key (may be unset).")
 
+    @model_validator(mode="after")
+    def _placement(self):
+        if self.backend == "openai" and self.placement == "gpu":
+            raise ValueError("placement=gpu: backend=openai calls a server and holds no GPU; use auto or cpu")
+        return self
+
 
 class SampleSettings(Settings):
     """What is sampled and how."""
@@ -67,11 +85,11 @@ class SampleSettings(Settings):
     prompt: PromptConfig = Field(default_factory=PromptConfig, description="Prompt construction.")
     sampling: SamplingConfig = Field(default_factory=SamplingConfig, description="Sampling parameters.")
     engine: EngineConfig = Field(default_factory=EngineConfig, description="The generating engine.")
-    requests_per_shard: int = Field(
-        256,
+    requests_per_shard: int | None = Field(
+        None,
         ge=1,
-        description="Requests per Ray Data block: engine actors take whole blocks, so smaller blocks "
-        "spread the work over more engines; each finished block is saved at once (resumable).",
+        description="Requests per Ray Data block: each block goes whole to one engine actor; null = enough blocks "
+        f"for {BLOCKS_PER_ENGINE} per engine (at most {MAX_BLOCK_ROWS} requests each), so every engine stays busy.",
     )
 
 

@@ -11,11 +11,12 @@ from dataclasses import dataclass
 
 from overthink.sample.config import EngineConfig, SamplingConfig
 
-VLLM_CPU_ENV = {
+# Defaults only (a user's own value wins). No HF_HUB_OFFLINE here: the driver downloads hub models
+# before Ray starts and engines load that folder; offline mode is the tests' business.
+VLLM_ENV = {
     "VLLM_CPU_KVCACHE_SPACE": "1",
     "VLLM_NO_USAGE_STATS": "1",
     "DO_NOT_TRACK": "1",
-    "HF_HUB_OFFLINE": "1",
     "VLLM_CONFIGURE_LOGGING": "0",
     "TOKENIZERS_PARALLELISM": "false",
 }
@@ -40,7 +41,7 @@ def use_cpu_threads(engine: EngineConfig) -> None:
 
 class VLLMEngine:
     def __init__(self, engine: EngineConfig, model_path: str):
-        for key, value in VLLM_CPU_ENV.items():
+        for key, value in VLLM_ENV.items():
             os.environ.setdefault(key, value)
         use_cpu_threads(engine)
         import torch

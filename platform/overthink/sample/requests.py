@@ -26,6 +26,8 @@ SAMPLES = pa.schema(
         ("response", pa.string()),
         ("num_generated_tokens", pa.int32()),
         ("finish_reason", pa.string()),
+        ("engine_replica", pa.string()),  # the engine actor that generated the row
+        ("engine_node", pa.string()),  # and the Ray node it ran on
     ]
 )
 
@@ -91,13 +93,17 @@ def user_message_text(problem: Problem) -> str:
 ENGINE_COLUMNS = ["engine_startup_s", "engine_ready_at"]
 
 
-def add_generations(batch: pa.Table, generations, model_name: str, startup_s: float, ready_at: float) -> pa.Table:
+def add_generations(
+    batch: pa.Table, generations, model_name: str, replica: str, node: str, startup_s: float, ready_at: float
+) -> pa.Table:
     """The request rows with their responses: the samples schema plus the engine's start-up time
     and when it became ready (dropped before writing)."""
     rows = batch.to_pylist()
     for row, generation in zip(rows, generations):
         row.update(
             model=model_name,
+            engine_replica=replica,
+            engine_node=node,
             response=generation.text,
             num_generated_tokens=generation.num_tokens,
             finish_reason=generation.finish_reason,
