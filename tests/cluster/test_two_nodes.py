@@ -11,6 +11,7 @@ import os
 import secrets
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -191,15 +192,22 @@ PROMPT = (
 )
 
 
-def test_the_pipeline_runs_across_nodes_with_shared_outputs_and_every_run_in_mlflow(cluster):
-    """sample -> analyze -> pairs -> train -> evaluate -> register as a job: the hub model is read
-    from the shared cache, engines and train workers run on the worker node, every output lands
-    on the shared path, every stage's run (and the train steps a worker logs) is on the server."""
-    import mlflow
-    import pyarrow.parquet as pq
-
-    dashboard, shared, tracking, worker_node, env = cluster
-    out = shared / "runs" / "pipeline"
+def pipeline_job(cluster, out: Path, *overrides: str):
+    """The pipeline job at the in-process pipeline test's sizes; returns (result, wall seconds)."""
+    sets = [
+        "register_as=two-nodes",
+        "sample.problems=[{name: organism, split: train, limit: 24}]",
+        "sample.sampling.n=2",
+        f"sample.prompt={PROMPT}",
+        "sample.engine.batch_size=48",
+        "train.max_steps=2",
+        "train.per_device_batch_size=4",
+        "evaluate.sample.problems=[{name: organism, limit: 6}]",
+        "evaluate.sample.sampling.n=1",
+        f"evaluate.sample.prompt={PROMPT}",
+        *overrides,
+    ]
+    started = time.monotonic()
     result = submit(
         cluster,
         REPO,
@@ -211,30 +219,30 @@ def test_the_pipeline_runs_across_nodes_with_shared_outputs_and_every_run_in_mlf
         HUB_MODEL,
         "--output",
         str(out),
-        "--set",
-        "register_as=two-nodes",
-        "--set",
-        "sample.problems=[{name: organism, split: train, limit: 24}]",
-        "--set",
-        "sample.sampling.n=2",
-        "--set",
-        f"sample.prompt={PROMPT}",
-        "--set",
-        "sample.engine.batch_size=48",
-        "--set",
-        "train.max_steps=2",
-        "--set",
-        "train.per_device_batch_size=4",
-        "--set",
-        "evaluate.sample.problems=[{name: organism, limit: 6}]",
-        "--set",
-        "evaluate.sample.sampling.n=1",
-        "--set",
-        f"evaluate.sample.prompt={PROMPT}",
+        *[arg for value in sets for arg in ("--set", value)],
     )
-    logs = result.stdout + result.stderr
-    assert result.returncode == 0, logs[-5000:]
-    assert "| organism | simpo-fcs_reflection | 6 |" in result.stdout, logs[-3000:]
+    assert result.returncode == 0, (result.stdout + result.stderr)[-5000:]
+    return result, time.monotonic() - started
+
+
+def mtimes(folder: Path, names) -> dict:
+    return {name: (folder / name).stat().st_mtime_ns for name in names}
+
+
+def test_the_pipeline_runs_across_nodes_then_sweeps_reusing_its_stages(cluster):
+    """sample -> analyze -> pairs -> train -> evaluate -> register as a job: the hub model is read
+    from the shared cache, engines and train workers run on the worker node, every output lands
+    on the shared path, every stage's run (and the train steps a worker logs) is on the server.
+    Then the same pipeline switched to a sweep: unchanged stages are reused, Tune's trials run on
+    the worker node, and the champion alias moves to the sweep's winner."""
+    import mlflow
+    import pyarrow.parquet as pq
+
+    dashboard, shared, tracking, worker_node, env = cluster
+    out = shared / "runs" / "pipeline"
+    result, wall = pipeline_job(cluster, out)
+    print(f"\ntwo-node pipeline job: {wall:.0f} s\n{result.stdout[-1500:]}")
+    assert "| organism | simpo-fcs_reflection | 6 |" in result.stdout and "Token reduction" in result.stdout
     for path in ("samples/samples.parquet", "analysis/analyzed.parquet", "pairs/pairs.parquet", "result.md"):
         assert (out / path).is_file(), path
     assert (out / "train" / "model" / "config.json").is_file()
@@ -262,6 +270,22 @@ def test_the_pipeline_runs_across_nodes_with_shared_outputs_and_every_run_in_mlf
     artifacts = {a.path for a in client.list_artifacts(train_run.info.run_id)}
     assert "train_summary.json" in artifacts and (shared / "mlflow" / "artifacts").is_dir()
 
+    kept = {
+        "samples": ["samples.parquet"],
+        "analysis": ["analyzed.parquet", "_SUCCESS.json"],
+        "pairs": ["pairs.parquet", "_SUCCESS.json"],
+        "evaluate/base/analysis": ["analyzed.parquet"],
+    }
+    before = {folder: mtimes(out / folder, names) for folder, names in kept.items()}
+    swept, wall = pipeline_job(cluster, out, "sweep={space: {loss: {grid: [simpo]}}, tolerance: 1.0}")
+    print(f"two-node pipeline job switched to a sweep: {wall:.0f} s")
+    assert {folder: mtimes(out / folder, names) for folder, names in kept.items()} == before  # nothing recomputed
+    assert json.loads((out / "samples" / "sample_metrics.json").read_text())["new_samples"] == 0
+    assert (out / "sweep" / "summary.md").is_file() and "| champion |" in (out / "result.md").read_text()
+    assert int(client.get_model_version_by_alias("two-nodes", "champion").version) == 2
+    trials = client.search_runs([experiment.experiment_id], "tags.`overthink.stage` = 'trial'")
+    assert trials and all(t.info.status == "FINISHED" for t in trials), [t.data.tags for t in trials]
+
 
 def test_analyze_as_a_job_on_the_real_traces(cluster):
     _, shared, _, _, _ = cluster
@@ -285,53 +309,3 @@ def test_analyze_as_a_job_on_the_real_traces(cluster):
     assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
     assert json.loads((out / "metrics.json").read_text())["overall"]["responses"] == 500
     assert "| math500 | Sky-T1-27B | 500 |" in result.stdout
-
-
-def test_the_sweep_as_a_job_keeps_every_trial_run_on_the_server(cluster):
-    """Tune trials (each a Ray Train run + a vLLM evaluation) on the worker node log to the MLflow
-    server; the champion lands in its registry."""
-    import mlflow
-
-    from overthink.organism.samples import corpus_pairs
-
-    _, shared, tracking, _, _ = cluster
-    model = str(shared / "hf" / "hub" / f"models--{HUB_MODEL.replace('/', '--')}" / "snapshots" / ("0" * 40))
-    pairs = corpus_pairs(model, shared / "sweep-data", problems=16, per_problem=4)
-    out = shared / "runs" / "sweep"
-    result = submit(
-        cluster,
-        REPO,
-        "python",
-        "jobs/sweep.py",
-        "--pairs",
-        pairs,
-        "--model",
-        HUB_MODEL,
-        "--output",
-        str(out),
-        "--set",
-        "search.space={loss: {grid: [simpo]}}",
-        "--set",
-        "search.tolerance=1.0",
-        "--set",
-        "train.max_steps=2",
-        "--set",
-        "train.per_device_batch_size=2",
-        "--set",
-        "train.max_length=512",
-        "--set",
-        "train.workers.cpus_per_worker=0.9",
-        "--set",
-        "register_as=job-sweep",
-        "--set",
-        "evaluate.sample.problems=[{name: organism, limit: 2}]",
-        "--set",
-        "evaluate.sample.sampling.n=1",
-        "--set",
-        "evaluate.sample.sampling.max_tokens=32",
-    )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-1000:]
-    assert "Champion registered as models:/job-sweep@champion" in result.stdout, result.stdout[-3000:]
-    assert (out / "summary.md").exists() and (out / "pareto.png").exists()
-    version = mlflow.MlflowClient(tracking).get_model_version_by_alias("job-sweep", "champion")
-    assert json.loads((out / "summary.json").read_text())["champion"]["train_run_id"] == version.run_id

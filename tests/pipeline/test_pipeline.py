@@ -1,12 +1,10 @@
-"""The pipeline for real on the default model organism (built by tests/organism, cached): sample
--> analyze -> pairs -> train -> evaluate -> register, then the same pipeline switched to a sweep,
-which must reuse every unchanged stage's output."""
+"""The pipeline's own logic. The whole pipeline runs for real on the default model organism as a
+Ray job on two nodes (tests/cluster/test_two_nodes.py: sample -> analyze -> pairs -> train ->
+evaluate -> register, then switched to a sweep that reuses every unchanged stage), and from the
+installed wheel in tests/test_package.py."""
 
 from __future__ import annotations
 
-import json
-
-import mlflow
 import pytest
 
 from overthink.config import load_config
@@ -49,47 +47,6 @@ def pipeline_config(tmp_path, *overrides):
             *overrides,
         ],
     )
-
-
-def mtimes(folder, names):
-    return {name: (folder / name).stat().st_mtime_ns for name in names}
-
-
-def test_pipeline_trains_registers_then_reuses_stages_for_a_sweep(tmp_path):
-    first = run_pipeline(pipeline_config(tmp_path))
-    out = first.output_dir
-    assert "| organism | base | 6 |" in first.table and "| organism | simpo-fcs_reflection | 6 |" in first.table
-    assert "Token reduction" in first.table and first.registered == "models:/pipeline-test@champion"
-    assert (out / "result.md").read_text() == first.table
-    client = mlflow.MlflowClient()
-    run = client.get_run(first.run_id)
-    assert run.info.status == "FINISHED" and run.data.tags["overthink.registered_model"] == first.registered
-    children = client.search_runs([run.info.experiment_id], f"tags.`mlflow.parentRunId` = '{first.run_id}'")
-    assert sorted(r.data.tags["overthink.stage"] for r in children) == [
-        "analyze",
-        "evaluate",
-        "evaluate",
-        "pairs",
-        "sample",
-        "train",
-    ]
-    train_run = next(r for r in children if r.data.tags["overthink.stage"] == "train")
-    assert client.get_model_version_by_alias("pipeline-test", "champion").run_id == train_run.info.run_id
-
-    kept = {
-        "samples": ["samples.parquet"],
-        "analysis": ["analyzed.parquet", "_SUCCESS.json"],
-        "pairs": ["pairs.parquet", "_SUCCESS.json"],
-        "evaluate/base/analysis": ["analyzed.parquet"],
-    }
-    before = {folder: mtimes(out / folder, names) for folder, names in kept.items()}
-    second = run_pipeline(pipeline_config(tmp_path, "sweep={space: {loss: {grid: [simpo]}}, tolerance: 1.0}"))
-    assert {folder: mtimes(out / folder, names) for folder, names in kept.items()} == before  # nothing recomputed
-    assert json.loads((out / "samples" / "sample_metrics.json").read_text())["new_samples"] == 0
-    assert (out / "sweep" / "summary.md").is_file() and "| champion |" in second.table
-    assert second.base == first.base and second.final["mean_tokens"] > 0
-    assert second.registered == first.registered  # the alias moved to the sweep's champion: version 2
-    assert int(client.get_model_version_by_alias("pipeline-test", "champion").version) == 2
 
 
 def test_from_stage_clears_that_stage_and_later_ones_only(tmp_path):
