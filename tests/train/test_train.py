@@ -5,6 +5,7 @@ Pairs come from the real pipeline: organism-corpus responses -> analyze -> pairs
 from __future__ import annotations
 
 import statistics
+from pathlib import Path
 
 import mlflow
 import pyarrow.parquet as pq
@@ -79,6 +80,13 @@ def test_simpo_with_zero3_learns_and_vllm_samples_the_checkpoint(tmp_path, pairs
         "tokenizer.json",
         "tokenizer_config.json",
     ]
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    checkpoint = Path(result.summary["checkpoint"]) / "checkpoint"  # exported by copying, not by loading
+    loaded = AutoModelForCausalLM.from_pretrained(checkpoint, dtype=torch.float32).state_dict()
+    exported = AutoModelForCausalLM.from_pretrained(result.model_dir).state_dict()
+    assert loaded.keys() == exported.keys() and all(torch.equal(loaded[k], exported[k]) for k in loaded)
 
     from overthink.sample.config import SampleConfig
     from overthink.sample.stage import run_sample
@@ -218,3 +226,15 @@ def test_bad_pairs_files_name_the_file_and_the_problem(tmp_path, pairs_path, org
     with pytest.raises(InputError, match="no pairs of strategy fcs_reflection and kinds short_incorrect"):
         run_train(train_config(tmp_path, pairs_path, organism_path, "kinds=[short_incorrect]"))
     assert not (tmp_path / "train").exists()
+
+
+@pytest.mark.parametrize("mode", ["zero3_offload_optimizer", "zero3_offload"])
+def test_zero3_offload_starts_and_trains(tmp_path, pairs_path, organism_path, mode):
+    """Offload with DeepSpeed's own optimizer (CPU Adam, JIT-built once per node): it used to raise
+    at start-up, since ZeRO offload cannot step the Trainer's torch optimizer."""
+    result = run_train(
+        train_config(tmp_path, pairs_path, organism_path, f"deepspeed={mode}", "max_steps=2", "save_steps=2")
+    )
+    assert (result.model_dir / "model.safetensors").exists()
+    losses = [v for _, v in history(result.run_id, "loss")]
+    assert len(losses) == 2 and all(v == v for v in losses)  # two finite steps

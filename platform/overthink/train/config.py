@@ -12,7 +12,9 @@ from overthink.config import Section, Settings, registered, wiring_of
 from overthink.runtime.config import Runtime
 from overthink.train.losses import LOSSES, default_beta
 
-DEEPSPEED_MODES = ("none", "zero2", "zero3", "zero3_offload")  # JSON files shipped in overthink/train/deepspeed/
+# JSON files shipped in overthink/train/deepspeed/. The offload variants carry their own optimizer
+# section: ZeRO offload cannot step the Trainer's torch optimizer (DeepSpeed's CPU Adam does).
+DEEPSPEED_MODES = ("none", "zero2", "zero3", "zero3_offload_optimizer", "zero3_offload")
 
 
 class LoraConfig(Section):
@@ -69,10 +71,17 @@ class TrainSettings(Settings):
     )
     deepspeed: str = Field(
         "none",
-        description="DeepSpeed: none (DDP), zero2, zero3, zero3_offload (configs shipped with the package) "
+        description="DeepSpeed: none (DDP), zero2, zero3, zero3_offload_optimizer (Adam states in CPU RAM), "
+        "zero3_offload (Adam states and weights in CPU RAM) (configs shipped with the package) "
         "or the path of your own DeepSpeed JSON file.",
     )
     lora: LoraConfig = Field(default_factory=LoraConfig, description="LoRA through peft.")
+    gpu_memory_gb: float = Field(
+        80.0,
+        gt=0,
+        description="GPU memory per worker that the pre-flight memory plan must fit (80 = H100/A100 80 GB); "
+        "with workers.use_gpu the plan is printed and a plan that cannot fit is refused before any worker starts.",
+    )
     bf16: bool = Field(False, description="bf16 mixed precision (GPUs; CPU training stays fp32).")
     storage_path: str | None = Field(
         None,
@@ -103,7 +112,7 @@ class TrainSettings(Settings):
 
     @model_validator(mode="after")
     def _checks(self):
-        if self.lora.enabled and self.deepspeed in ("zero3", "zero3_offload"):
+        if self.lora.enabled and self.deepspeed.startswith("zero3"):
             raise ValueError("lora: LoRA with ZeRO-3 is not supported here; use deepspeed=zero2 or none with LoRA")
         return self
 

@@ -27,7 +27,9 @@ def trainer_class(name: str):
 
 
 def mlflow_step_logger(tracking_uri: str, run_id: str):
-    """A TrainerCallback logging every numeric entry of TRL's logs at its optimizer step."""
+    """A TrainerCallback logging every numeric entry of TRL's logs at its optimizer step. A failed
+    log (server down, run missing) is a warning, once: metrics are a record, not the training."""
+    import logging
     import time
 
     from mlflow import MlflowClient
@@ -35,8 +37,11 @@ def mlflow_step_logger(tracking_uri: str, run_id: str):
     from transformers import TrainerCallback
 
     client = MlflowClient(tracking_uri)
+    log = logging.getLogger("overthink.train")
 
     class MlflowStepLogger(TrainerCallback):
+        failures = 0
+
         def on_log(self, args, state, control, logs=None, **kwargs):
             if not state.is_world_process_zero or not logs:
                 return
@@ -46,8 +51,22 @@ def mlflow_step_logger(tracking_uri: str, run_id: str):
                 for key, value in logs.items()
                 if isinstance(value, (int, float))
             ]
-            if metrics:
+            if not metrics:
+                return
+            try:
                 client.log_batch(run_id, metrics=metrics)
+            except Exception as err:  # MLflow raises many types; none may stop training
+                self.failures += 1
+                if self.failures == 1:
+                    first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+                    log.warning(
+                        "MLflow: cannot log step %s metrics to run %s at %s (%s); training goes on, "
+                        "later failures are not repeated",
+                        state.global_step,
+                        run_id,
+                        tracking_uri,
+                        first,
+                    )
 
     return MlflowStepLogger()
 
@@ -74,9 +93,11 @@ def train_loop_per_worker(loop_config: dict) -> None:
     from ray.train.huggingface.transformers import RayTrainReportCallback, prepare_trainer
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from overthink.runtime.models import require_on_this_node
     from overthink.train.config import TrainConfig
 
     config = TrainConfig.model_validate(loop_config["config"])
+    require_on_this_node(config.model)
     os.environ.setdefault("TORCH_EXTENSIONS_DIR", loop_config["torch_extensions_dir"])
     if not config.workers.use_gpu:
         torch.set_num_threads(max(1, int(config.workers.cpus_per_worker)))  # Ray sets OMP_NUM_THREADS=1

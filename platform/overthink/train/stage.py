@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from overthink.config import content_hash
-from overthink.errors import OverthinkError
+from overthink.errors import ConfigError, OverthinkError
 from overthink.runtime.files import atomic_write_text, root_message
 from overthink.runtime.models import resolve_model
 from overthink.runtime.outputs import DoneMarker, file_identity, require_output_dir
@@ -50,24 +50,35 @@ def fingerprint_of(config: TrainConfig) -> str:
     )
 
 
+# What a model folder needs; the checkpoint's optimizer, ZeRO and RNG state stay behind.
+MODEL_FILES = ("*.safetensors", "*.safetensors.index.json", "config.json", "generation_config.json")
+TOKENIZER_FILES = ("tokenizer*", "special_tokens_map.json", "chat_template.jinja", "vocab.json", "merges.txt")
+
+
 def export_model(checkpoint_dir: Path, config: TrainConfig, target: Path) -> None:
-    """The HF checkpoint as a clean model folder: weights (LoRA merged into the base), tokenizer,
-    generation config; no optimizer or DeepSpeed state."""
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    dtype = torch.bfloat16 if config.bf16 else torch.float32
-    if (checkpoint_dir / "adapter_config.json").exists():
-        from peft import PeftModel
-
-        base = AutoModelForCausalLM.from_pretrained(config.model, dtype=dtype)
-        model = PeftModel.from_pretrained(base, str(checkpoint_dir)).merge_and_unload()
-    else:
-        model = AutoModelForCausalLM.from_pretrained(str(checkpoint_dir), dtype=dtype)
+    """The HF checkpoint as a clean model folder (weights, tokenizer, generation config). Full
+    fine-tuning: the checkpoint already holds the full 16-bit weights (ZeRO-3 gathers them on save),
+    so its files are copied, never loaded (a 32B model would need ~65 GB of the driver's RAM). LoRA:
+    the adapters are merged into the base, which loads the base (LoRA is for small models here)."""
     staging = target.with_name(target.name + ".tmp")
     shutil.rmtree(staging, ignore_errors=True)
-    model.save_pretrained(str(staging))
-    AutoTokenizer.from_pretrained(str(checkpoint_dir)).save_pretrained(str(staging))
+    if (checkpoint_dir / "adapter_config.json").exists():
+        import torch
+        from peft import PeftModel
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        base = AutoModelForCausalLM.from_pretrained(
+            config.model, dtype=torch.bfloat16 if config.bf16 else torch.float32
+        )
+        PeftModel.from_pretrained(base, str(checkpoint_dir)).merge_and_unload().save_pretrained(str(staging))
+        AutoTokenizer.from_pretrained(str(checkpoint_dir)).save_pretrained(str(staging))
+    else:
+        staging.mkdir(parents=True)
+        for pattern in (*MODEL_FILES, *TOKENIZER_FILES):
+            for path in checkpoint_dir.glob(pattern):
+                shutil.copy2(path, staging / path.name)
+        if not any(staging.glob("*.safetensors")):
+            raise OverthinkError(f"the checkpoint {checkpoint_dir} holds no safetensors weights to export")
     shutil.rmtree(target, ignore_errors=True)
     os.replace(staging, target)
 
@@ -76,6 +87,8 @@ def run_train(config: TrainConfig, parent_run_id: str | None = None) -> TrainRes
     out = require_output_dir(config.output_dir).resolve()
     # Workers load the base model by what it resolves to (organism and MLflow models are folders).
     config = config.model_copy(update={"model": resolve_model(config.model).path})
+    if config.workers.use_gpu:
+        check_memory_plan(config)
     pairs, lengths = load_pairs(config)
     rows = training_rows(pairs, config.loss)
     deepspeed = deepspeed_config(config.deepspeed)
@@ -124,6 +137,24 @@ def run_train(config: TrainConfig, parent_run_id: str | None = None) -> TrainRes
             atomic_write_text(out / SUMMARY_FILE, json.dumps(summary, indent=2))
     done.write(fingerprint, run.id)
     return TrainResult(out, out / MODEL_DIR, summary, run.id, False)
+
+
+def check_memory_plan(config: TrainConfig) -> None:
+    """Print the per-GPU memory plan of a train step; refuse one that cannot fit, naming single
+    changes that would (overthink.train.memory)."""
+    from overthink.train.memory import ModelShape, fitting_options, plan_step
+
+    shape = ModelShape.from_folder(config.model)
+    plan = plan_step(config, shape, config.gpu_memory_gb)
+    print(plan.table(f"train: memory plan per GPU ({shape.parameters / 1e9:.2f}B parameters)"), flush=True)
+    if plan.fits:
+        return
+    options = fitting_options(config, shape, config.gpu_memory_gb)
+    fixes = "; ".join(f"{label} ({gb:.0f} GB)" for label, gb in options) or "none alone: combine them"
+    raise ConfigError(
+        f"train: the step needs ~{plan.total_gb:.0f} GB per GPU, more than gpu_memory_gb={config.gpu_memory_gb:g}. "
+        f"Changes that fit: {fixes}"
+    )
 
 
 def cli(config: TrainConfig) -> str:
