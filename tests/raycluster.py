@@ -68,9 +68,9 @@ def stop_processes(marker: str) -> None:
 
 
 @contextmanager
-def start_head(env: dict, num_cpus: int = 2, resources: str | None = None):
-    """Yields (dashboard URL, GCS address) of a new head node."""
-    port, dashboard, agent = free_port(), free_port(), free_port()
+def start_head(env: dict, num_cpus: int = 2, resources: str | None = None, port: int | None = None, extra=()):
+    """Yields (dashboard URL, GCS address) of a new head node; `extra` are more `ray start` flags."""
+    port, dashboard, agent = port or free_port(), free_port(), free_port()
     temp_dir = tempfile.mkdtemp(prefix="rayhead-", dir="/tmp")  # short: Ray's socket paths must fit
     args = [
         str(BIN / "ray"),
@@ -86,6 +86,7 @@ def start_head(env: dict, num_cpus: int = 2, resources: str | None = None):
         "--disable-usage-stats",
         f"--temp-dir={temp_dir}",
         *([f"--resources={resources}"] if resources else []),
+        *extra,
     ]
     try:
         start = subprocess.run(args, capture_output=True, text=True, timeout=300, env={**env, "RAY_ADDRESS": ""})

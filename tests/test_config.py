@@ -81,7 +81,12 @@ def test_shipped_configs_load(path):
     train = getattr(config, "train", None)
     if train is not None and train.workers.use_gpu:  # the real-run recipes (DESIGN.md §3)
         workers = train.workers
-        assert train.loss == "simpo" and train.deepspeed == "zero3" and train.bf16 and train.gradient_checkpointing
+        assert (
+            train.loss == "simpo"
+            and train.deepspeed.startswith("zero3")
+            and train.bf16
+            and train.gradient_checkpointing
+        )
         assert workers.num_workers * train.per_device_batch_size * train.gradient_accumulation_steps == 128
         evaluate = config.evaluate.sample
         engine = evaluate.engine

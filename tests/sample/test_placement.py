@@ -25,6 +25,9 @@ def test_auto_uses_gpus_a_node_has_or_an_autoscaler_can_add():
     assert later.resources == {"num_gpus": 8} and "waiting for the autoscaler" in later.where
     assert choose_placement(config("engine.placement=cpu"), alive=[8], scalable=[]).resources == {"num_cpus": 1.0}
     assert choose_placement(config("engine.backend=openai"), alive=[8], scalable=[]).resources == {"num_cpus": 1.0}
+    # An autoscaler whose node types are unknown: gpu waits for it, auto does not guess GPUs.
+    assert "waiting" in choose_placement(config("engine.placement=gpu"), alive=[0], scalable=None).where
+    assert choose_placement(config(), alive=[0], scalable=None).resources == {"num_cpus": 1.0}
 
 
 def test_a_gpu_request_no_node_can_hold_fails_at_once():

@@ -65,19 +65,36 @@ def cluster_cpus() -> int:
     return max(1, int(ray.cluster_resources().get("CPU", 1)))
 
 
-def node_gpu_counts() -> tuple[list[int], list[int]]:
-    """GPUs per alive node, and per node type the autoscaler can still add (empty without one)."""
+LAUNCHER_CONFIG = Path("~/ray_bootstrap_config.yaml")  # where `ray up` puts the cluster config on the head
+
+
+def node_gpu_counts() -> tuple[list[int], list[int] | None]:
+    """GPUs per alive node, and per node type an autoscaler can still add: [] without an
+    autoscaler, None when one runs but its node types are not known here."""
     import ray
 
     alive = [int(node["Resources"].get("GPU", 0)) for node in ray.nodes() if node.get("Alive")]
-    scalable = []
+    return alive, scalable_gpu_counts()
+
+
+def scalable_gpu_counts() -> list[int] | None:
+    """From the autoscaler's config in the GCS (autoscaler v2, KubeRay), else from the cluster
+    launcher's config on the head (where job drivers run), else whether an autoscaler reports."""
     try:
         from ray._private.state import state
 
         cluster_config = state.get_cluster_config()
-        for group in cluster_config.node_group_configs if cluster_config else []:
-            if group.max_count != 0:
-                scalable.append(int(group.resources.get("GPU", 0)))
-    except Exception:  # an older GCS without the autoscaler's config: only the nodes there are
-        pass
-    return alive, scalable
+    except Exception:  # an older GCS without it
+        cluster_config = None
+    if cluster_config and cluster_config.node_group_configs:
+        return [int(g.resources.get("GPU", 0)) for g in cluster_config.node_group_configs if g.max_count != 0]
+    launcher = LAUNCHER_CONFIG.expanduser()
+    if launcher.is_file():
+        import yaml
+
+        types = (yaml.safe_load(launcher.read_text()) or {}).get("available_node_types", {})
+        return [int((t.get("resources") or {}).get("GPU", 0)) for t in types.values() if t.get("max_workers", 1) != 0]
+    from ray._private import ray_constants
+    from ray.experimental.internal_kv import _internal_kv_get
+
+    return None if _internal_kv_get(ray_constants.DEBUG_AUTOSCALING_STATUS) else []

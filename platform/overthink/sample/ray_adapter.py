@@ -54,20 +54,22 @@ class Placement:
     where: str  # one line for the user
 
 
-def choose_placement(config: SampleConfig, alive: list[int], scalable: list[int]) -> Placement:
+def choose_placement(config: SampleConfig, alive: list[int], scalable: list[int] | None) -> Placement:
     """Engines on GPUs or CPUs, from the GPUs per alive node and per node type an autoscaler can
-    add. An engine's tensor-parallel group must fit on one node."""
+    add (None: an autoscaler whose node types are unknown here). An engine's tensor-parallel
+    group must fit on one node."""
     engine = config.engine
     tp = engine.tensor_parallel_size
     fits_now = [gpus // tp for gpus in alive if gpus >= tp]
-    fits_later = any(gpus >= tp for gpus in scalable)
+    fits_later = scalable is None or any(gpus >= tp for gpus in scalable)
+    known_later = scalable is not None and any(gpus >= tp for gpus in scalable)
     use_gpu = engine.placement == "gpu" or (
-        engine.placement == "auto" and engine.backend != "openai" and (fits_now or fits_later)
+        engine.placement == "auto" and engine.backend != "openai" and bool(fits_now or known_later)
     )
     if not use_gpu:
         return Placement(engine.engines or 1, {"num_cpus": engine.cpus_per_engine}, "on CPUs")
     if not fits_now and not fits_later:
-        largest = max(alive + scalable, default=0)
+        largest = max(alive + (scalable or []), default=0)
         raise ConfigError(
             f"engine.placement=gpu: an engine needs {tp} GPUs on one node (engine.tensor_parallel_size), but the "
             f"largest node{' or autoscaler node type' if scalable else ''} has {largest}; lower "
