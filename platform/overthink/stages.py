@@ -165,6 +165,14 @@ STAGES: dict[str, StageSpec] = {
             example="--config configs/pipeline/organism.yaml --output /data/pipeline",
         ),
         StageSpec(
+            "serve",
+            "Serve a model on Ray Serve behind OpenAI-compatible HTTP, with thinking budgets and early exit.",
+            "overthink.serve.config:ServeConfig",
+            "overthink.serve.stage:cli",
+            flags=(MODEL, Flag("--port", "port", "PORT"), Flag("--host", "host", "HOST")),
+            example="--model models:/overthink-organism@champion --port 8000",
+        ),
+        StageSpec(
             "quickstart",
             "Build the model organism, sample it with vLLM on local Ray, analyze the samples (the short demo).",
             "overthink.quickstart:QuickstartConfig",

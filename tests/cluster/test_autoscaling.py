@@ -28,7 +28,13 @@ def fake_cluster_config(gcs_address: str) -> dict:
         if name == real["head_node_type"]:
             continue
         gpus = min(node_type["resources"]["GPU"], 2)
-        types[name] = {"resources": {"CPU": 1, "GPU": gpus}, "node_config": {}, "min_workers": 0, "max_workers": 1}
+        custom = {k: v for k, v in node_type["resources"].items() if k not in ("CPU", "GPU")}
+        types[name] = {
+            "resources": {"CPU": 1, "GPU": gpus, **custom},
+            "node_config": {},
+            "min_workers": 0,
+            "max_workers": 1,
+        }
     # The fake provider names its head type "ray.head.default"; like the real head it takes no work.
     types["ray.head.default"] = {"resources": {"CPU": 0}, "node_config": {}, "max_workers": 0}
     return {

@@ -1,6 +1,7 @@
 """ray_cluster.yaml: valid for Ray's own cluster-config validation (what `ray up` runs, offline),
 and keeping the promises docs/cluster.md makes about it."""
 
+import json
 import re
 
 import pytest
@@ -28,7 +29,7 @@ def test_a_cpu_head_and_gpu_workers_that_scale_from_zero(cluster):
     assert head["resources"] == {"CPU": 0}  # runs drivers, MLflow and the dashboard; no engine or worker
     assert "--num-cpus=0" in " ".join(cluster["head_start_ray_commands"])
     gpu_types = {name: t for name, t in types.items() if t.get("resources", {}).get("GPU")}
-    assert sorted(t["resources"]["GPU"] for t in gpu_types.values()) == [1, 8]
+    assert sorted(t["resources"]["GPU"] for t in gpu_types.values()) == [1, 1, 8]
     for name, node_type in gpu_types.items():
         assert node_type["min_workers"] == 0, name
         assert all(isinstance(v, int) for v in node_type["resources"].values()), name  # Ray wants integers
@@ -60,3 +61,32 @@ def test_every_value_is_commented():
             continue
         commented = "#" in line or lines[number - 2].lstrip().startswith("#")
         assert commented, f"ray_cluster.yaml:{number} has no comment: {line.strip()}"
+
+
+def test_serve_replicas_land_on_the_serving_node_type(cluster):
+    from overthink.config import load_config
+    from overthink.serve.config import ServeConfig
+
+    serving = load_config(ServeConfig, REPO / "configs" / "serve" / "cluster.yaml", []).deployment
+    node_type = cluster["available_node_types"]["serve_1x"]
+    assert serving.resources and all(
+        node_type["resources"].get(key, 0) >= need for key, need in serving.resources.items()
+    )
+    assert serving.max_replicas <= node_type["max_workers"]
+    others = [t for name, t in cluster["available_node_types"].items() if name != "serve_1x"]
+    assert not any(key in t.get("resources", {}) for t in others for key in serving.resources)
+
+
+def test_the_serve_deploy_config_is_valid_and_its_args_are_serve_config_keys():
+    import yaml
+    from ray.serve.schema import ServeDeploySchema
+
+    from overthink.config import load_config
+    from overthink.serve.config import ServeConfig
+    from overthink.stages import load
+
+    data = yaml.safe_load((REPO / "configs" / "serve" / "serve_deploy.yaml").read_text())
+    [app] = ServeDeploySchema.model_validate(data).applications
+    assert callable(load(app.import_path))
+    overrides = [f"{key}={json.dumps(value)}" for key, value in app.args.items()]
+    assert load_config(ServeConfig, None, overrides).deployment.resources == {"serving": 1}

@@ -80,3 +80,24 @@ def test_comparison_interval_covers_a_real_gap_and_resamples_problems():
     # Ten samples of each problem are still 40 problems: the interval must not shrink by √10.
     tenfold = compare([r for r in base for _ in range(10)], [r for r in better for _ in range(10)])["by_dataset"]["d"]
     assert tenfold["accuracy_change_ci95"][0] == pytest.approx(low, abs=0.06)
+
+
+def test_evaluate_through_an_early_exit_policy(tmp_path, organism_path):
+    """The serving policy as an evaluation row: its own name, its probes recorded per sample."""
+    import pyarrow.parquet as pq
+
+    result = run_evaluate(
+        evaluate_config(
+            tmp_path,
+            "early",
+            organism_path,
+            "sample.policy.kind=early_exit",
+            "sample.policy.early_exit.probe_every=8",
+            "sample.policy.early_exit.agree=2",
+        )
+    )
+    assert "+ early exit |" in result.table
+    samples = pq.read_table(result.output_dir / "samples" / "samples.parquet").to_pylist()
+    assert len(samples) == 12 and all(row["probe_tokens"] > 0 for row in samples)
+    assert all(row["num_generated_tokens"] <= 64 for row in samples)
+    assert mlflow.get_run(result.run_id).data.tags["overthink.model"].endswith("+ early exit")

@@ -46,11 +46,17 @@ def plan(config: EvaluateConfig, model_path: str | None = None) -> dict:
             config.analyze,
             input={"path": [str(out / "samples" / "samples.parquet")]},
             tokenizer=model,
-            name=config.name or display_name(config.model, model),
+            name=config.name or display_name(config.model, model) + policy_suffix(config),
             output_dir=str(out / "analysis"),
             **wiring,
         ),
     }
+
+
+def policy_suffix(config: EvaluateConfig) -> str:
+    """' + early exit', ' + budget 256': an inference-time cure reads as one in the tables and plot."""
+    label = config.sample.policy.label()
+    return f" + {label}" if label else ""
 
 
 def display_name(spec: str, path: str) -> str:

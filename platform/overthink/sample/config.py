@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from overthink.config import Section, Settings, wiring_of
+from overthink.policy.config import PolicyConfig
 from overthink.problems.config import ProblemSetConfig
 from overthink.runtime.config import Runtime
 
@@ -85,12 +86,22 @@ class SampleSettings(Settings):
     prompt: PromptConfig = Field(default_factory=PromptConfig, description="Prompt construction.")
     sampling: SamplingConfig = Field(default_factory=SamplingConfig, description="Sampling parameters.")
     engine: EngineConfig = Field(default_factory=EngineConfig, description="The generating engine.")
+    policy: PolicyConfig = Field(
+        default_factory=PolicyConfig,
+        description="Thinking control at generation time, as the server applies it (backend=vllm only).",
+    )
     requests_per_shard: int | None = Field(
         None,
         ge=1,
         description="Requests per Ray Data block: each block goes whole to one engine actor; null = enough blocks "
         f"for {BLOCKS_PER_ENGINE} per engine (at most {MAX_BLOCK_ROWS} requests each), so every engine stays busy.",
     )
+
+    @model_validator(mode="after")
+    def _policy_engine(self):
+        if self.policy.kind != "none" and self.engine.backend != "vllm":
+            raise ValueError(f"policy.kind={self.policy.kind} needs engine.backend=vllm (got {self.engine.backend})")
+        return self
 
 
 class SampleConfig(Runtime, SampleSettings):

@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from overthink.policy.config import PolicyConfig
+from overthink.policy.core import Call, Markers, Reply, drive_batch, run_policy
 from overthink.sample.config import EngineConfig, SamplingConfig
 
 # Defaults only (a user's own value wins). No HF_HUB_OFFLINE here: the driver downloads hub models
@@ -27,6 +29,8 @@ class Generation:
     text: str
     num_tokens: int
     finish_reason: str  # "stop" or "length"
+    stopped_at: int | None = None  # a thinking policy closed the thinking after this many tokens
+    probe_tokens: int = 0  # tokens the policy's probes generated
 
 
 def use_cpu_threads(engine: EngineConfig) -> None:
@@ -40,13 +44,17 @@ def use_cpu_threads(engine: EngineConfig) -> None:
 
 
 class VLLMEngine:
-    def __init__(self, engine: EngineConfig, model_path: str):
+    def __init__(self, engine: EngineConfig, model_path: str, policy: PolicyConfig | None = None):
         for key, value in VLLM_ENV.items():
             os.environ.setdefault(key, value)
         use_cpu_threads(engine)
         import torch
         from vllm import LLM
 
+        from overthink.policy.vllm_calls import reasoning_config
+
+        self.policy = policy or PolicyConfig()
+        budget = {"reasoning_config": reasoning_config(self.policy)} if self.policy.kind == "budget" else {}
         chunked = engine.chunked_prefill if engine.chunked_prefill is not None else torch.cuda.is_available()
         self.llm = LLM(
             enable_chunked_prefill=chunked,
@@ -57,9 +65,13 @@ class VLLMEngine:
             max_model_len=engine.max_model_len,
             enforce_eager=engine.enforce_eager,
             seed=0,
+            **budget,
         )
+        self.markers = Markers.from_tokenizer(self.llm.get_tokenizer(), self.policy)
 
     def generate(self, prompts: list[str], seeds: list[int], sampling: SamplingConfig) -> list[Generation]:
+        if self.policy.kind != "none":
+            return self.generate_with_policy(prompts, seeds, sampling)
         from vllm import SamplingParams
 
         params = [
@@ -77,6 +89,32 @@ class VLLMEngine:
         return [
             Generation(o.outputs[0].text, len(o.outputs[0].token_ids), o.outputs[0].finish_reason or "stop")
             for o in outputs
+        ]
+
+    def generate_with_policy(self, prompts: list[str], seeds: list[int], sampling: SamplingConfig) -> list[Generation]:
+        """Every request as a policy generator; each round's calls go to vLLM as one batch."""
+        from overthink.policy.vllm_calls import reply_of, sampling_params, tokens_prompt
+
+        tokenizer = self.llm.get_tokenizer()
+        requests = [
+            run_policy(self.policy, tokenizer.encode(p, add_special_tokens=False), sampling.max_tokens, self.markers)
+            for p in prompts
+        ]
+
+        def execute(calls: list[tuple[int, Call]]) -> list[Reply]:
+            params = [sampling_params(c, sampling.temperature, sampling.top_p, seeds[i]) for i, c in calls]
+            outputs = self.llm.generate([tokens_prompt(c) for _, c in calls], params, use_tqdm=False)
+            return [reply_of(o.outputs[0]) for o in outputs]
+
+        return [
+            Generation(
+                tokenizer.decode(o.token_ids, skip_special_tokens=True),
+                len(o.token_ids),
+                o.finish_reason,
+                o.stopped_at,
+                o.probe_tokens,
+            )
+            for o in drive_batch(requests, execute)
         ]
 
 
@@ -146,5 +184,7 @@ class OpenAIEngine:
 ENGINES = {"vllm": VLLMEngine, "transformers": TransformersEngine, "openai": OpenAIEngine}
 
 
-def make_engine(engine: EngineConfig, model_path: str):
+def make_engine(engine: EngineConfig, model_path: str, policy: PolicyConfig | None = None):
+    if engine.backend == "vllm":
+        return VLLMEngine(engine, model_path, policy)
     return ENGINES[engine.backend](engine, model_path)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-from overthink.errors import ConfigError
+from overthink.runtime.placement import gpu_groups
 from overthink.sample.config import BLOCKS_PER_ENGINE, MAX_BLOCK_ROWS, SampleConfig
 
 
@@ -28,7 +28,7 @@ class EngineActor:
         self.config = SampleConfig.model_validate_json(config_json)
         if self.config.engine.backend != "openai":
             require_on_this_node(model_path)
-        self.engine = make_engine(self.config.engine, model_path)
+        self.engine = make_engine(self.config.engine, model_path, self.config.policy)
         self.model_name = model_name
         context = ray.get_runtime_context()
         self.replica = (context.get_actor_id() or "driver")[:12]
@@ -60,23 +60,13 @@ def choose_placement(config: SampleConfig, alive: list[int], scalable: list[int]
     group must fit on one node."""
     engine = config.engine
     tp = engine.tensor_parallel_size
-    fits_now = [gpus // tp for gpus in alive if gpus >= tp]
-    fits_later = scalable is None or any(gpus >= tp for gpus in scalable)
-    known_later = scalable is not None and any(gpus >= tp for gpus in scalable)
-    use_gpu = engine.placement == "gpu" or (
-        engine.placement == "auto" and engine.backend != "openai" and bool(fits_now or known_later)
+    groups = gpu_groups(
+        engine.placement, tp, alive, scalable, "engine", "an engine", allow_gpu=engine.backend != "openai"
     )
-    if not use_gpu:
+    if groups is None:
         return Placement(engine.engines or 1, {"num_cpus": engine.cpus_per_engine}, "on CPUs")
-    if not fits_now and not fits_later:
-        largest = max(alive + (scalable or []), default=0)
-        raise ConfigError(
-            f"engine.placement=gpu: an engine needs {tp} GPUs on one node (engine.tensor_parallel_size), but the "
-            f"largest node{' or autoscaler node type' if scalable else ''} has {largest}; lower "
-            "tensor_parallel_size, add a node type with enough GPUs, or use engine.placement=cpu"
-        )
-    engines = engine.engines or max(1, sum(fits_now))
-    waiting = "" if fits_now else " (waiting for the autoscaler to add GPU nodes)"
+    engines = engine.engines or max(1, groups)
+    waiting = "" if groups else " (waiting for the autoscaler to add GPU nodes)"
     return Placement(engines, {"num_gpus": tp}, f"on GPUs, {tp} per engine{waiting}")
 
 

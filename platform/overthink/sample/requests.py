@@ -28,6 +28,8 @@ SAMPLES = pa.schema(
         ("finish_reason", pa.string()),
         ("engine_replica", pa.string()),  # the engine actor that generated the row
         ("engine_node", pa.string()),  # and the Ray node it ran on
+        ("thinking_stopped_at", pa.int32()),  # generated tokens when a thinking policy closed the thinking
+        ("probe_tokens", pa.int32()),  # tokens the policy's probes generated (compute, not output)
     ]
 )
 
@@ -107,6 +109,8 @@ def add_generations(
             response=generation.text,
             num_generated_tokens=generation.num_tokens,
             finish_reason=generation.finish_reason,
+            thinking_stopped_at=generation.stopped_at,
+            probe_tokens=generation.probe_tokens,
         )
     table = pa.Table.from_pylist(rows, schema=SAMPLES)
     table = table.append_column("engine_startup_s", pa.array([startup_s] * len(rows), pa.float64()))

@@ -1,0 +1,95 @@
+"""Config of the serve stage: the engine, the thinking policy a request gets by default, request
+limits, and the Ray Serve deployment (replicas, autoscaling, bounded queue)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from overthink.config import Section, Settings, wiring_of
+from overthink.policy.config import PolicyConfig
+from overthink.runtime.config import Runtime
+
+CHAMPION = "models:/overthink-organism@champion"
+
+
+class ServeEngineConfig(Section):
+    dtype: str = Field("auto", description="Weights dtype (auto, bfloat16, float32...).")
+    max_model_len: int | None = Field(None, ge=1, description="Context length; null = the model's.")
+    tensor_parallel_size: int = Field(1, ge=1, description="GPUs per replica (vLLM tensor parallelism).")
+    enforce_eager: bool = Field(False, description="Skip graph capture (faster start, slower steps on GPU).")
+    enable_prefix_caching: bool | None = Field(
+        None,
+        description="Reuse the KV cache of shared prefixes (early-exit probes share the whole thinking); "
+        "null = vLLM's default.",
+    )
+    cpu_threads: int | None = Field(None, ge=1, description="CPU replicas: compute threads; null = all cores.")
+
+
+class DeploymentConfig(Section):
+    placement: Literal["auto", "gpu", "cpu"] = Field(
+        "auto",
+        description="Replicas on GPUs (tensor_parallel_size each), CPUs, or auto (GPUs when the cluster "
+        "has or can add a node with enough).",
+    )
+    min_replicas: int = Field(1, ge=0, description="Autoscaling: replicas kept at least (0 scales to zero).")
+    max_replicas: int = Field(1, ge=1, description="Autoscaling: replicas at most.")
+    target_ongoing_requests: float = Field(
+        16, gt=0, description="Autoscaling: requests in flight per replica the autoscaler aims for."
+    )
+    max_ongoing_requests: int = Field(64, ge=1, description="Requests one replica runs at once (vLLM batches them).")
+    max_queued_requests: int = Field(
+        128, ge=0, description="Requests waiting for a replica at most; beyond, 503 with Retry-After."
+    )
+    retry_after_s: int = Field(5, ge=0, description="Retry-After seconds sent with an overload 503.")
+    num_cpus: float = Field(1, gt=0, description="CPUs a replica reserves.")
+    resources: dict[str, float] = Field(
+        default_factory=dict,
+        description="Custom Ray resources a replica asks for, e.g. {serving: 1} to keep replicas on "
+        "ray_cluster.yaml's serve_1x nodes.",
+    )
+    health_check_period_s: float = Field(10, gt=0, description="How often Serve asks a replica if its engine lives.")
+    graceful_shutdown_timeout_s: float = Field(20, ge=0, description="Time in-flight requests get on shutdown.")
+
+    @model_validator(mode="after")
+    def _replicas(self):
+        if self.min_replicas > self.max_replicas:
+            raise ValueError(f"min_replicas={self.min_replicas} > max_replicas={self.max_replicas}")
+        return self
+
+
+class LimitsConfig(Section):
+    default_max_tokens: int = Field(4096, ge=1, description="max_tokens of a request that sets none.")
+    max_tokens: int | None = Field(None, ge=1, description="Largest max_tokens accepted; null = the context length.")
+    max_thinking_budget: int | None = Field(None, ge=0, description="Largest thinking budget accepted; null = any.")
+
+
+class ServeSettings(Settings):
+    """How the model is served."""
+
+    engine: ServeEngineConfig = Field(default_factory=ServeEngineConfig, description="The vLLM engine of a replica.")
+    policy: PolicyConfig = Field(
+        default_factory=PolicyConfig, description="Thinking control of requests that ask none."
+    )
+    limits: LimitsConfig = Field(default_factory=LimitsConfig, description="Request validation limits.")
+    deployment: DeploymentConfig = Field(default_factory=DeploymentConfig, description="Ray Serve deployment.")
+
+
+class ServeConfig(Runtime, ServeSettings):
+    """The serve stage: settings plus what is served and where."""
+
+    model: str = Field(
+        CHAMPION,
+        description="What to serve: a Hugging Face folder, hub id, `organism`, or an MLflow model URI "
+        "(models:/NAME@alias, runs:/RUN/model).",
+    )
+    served_name: str | None = Field(
+        None, description="The model name clients send; null = the registered model's name, else the folder's."
+    )
+    host: str = Field("127.0.0.1", description="HTTP bind address (0.0.0.0 to accept other machines).")
+    port: int = Field(8000, ge=1, le=65535, description="HTTP port.")
+    app_name: str = Field("overthink", description="Ray Serve application name.")
+
+
+wiring_of(ServeConfig, ServeSettings)
