@@ -1,6 +1,8 @@
 import subprocess
+from pathlib import Path
 
 import pytest
+import yaml
 from pydantic import BaseModel, ValidationError
 
 from conftest import PYTHON, REPO
@@ -68,7 +70,14 @@ def test_every_config_field_has_help(stage):
     )
 
 
-@pytest.mark.parametrize("path", sorted((REPO / "configs").rglob("*.yaml")), ids=lambda p: p.name)
+def overthink_configs() -> list[Path]:
+    """Shipped stage configs; Ray Serve application files (top-level `applications`) have Ray's own
+    schema and are checked against it in tests/cluster/test_cluster_config.py."""
+    paths = sorted((REPO / "configs").rglob("*.yaml"))
+    return [path for path in paths if "applications" not in (yaml.safe_load(path.read_text()) or {})]
+
+
+@pytest.mark.parametrize("path", overthink_configs(), ids=lambda p: p.name)
 def test_shipped_configs_load(path):
     stage = path.relative_to(REPO / "configs").parts[0]
     config = load_config(STAGES[stage].config_model(), path)

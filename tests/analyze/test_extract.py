@@ -2,6 +2,7 @@ import pytest
 
 from overthink.analyze.extract import (
     answer_phrase,
+    conclusion_value,
     extract_choice,
     extract_math_answer,
     final_answer,
@@ -82,3 +83,24 @@ def test_answer_section_wins_and_falls_back_to_thinking_when_it_is_cut():
     thinking = "Work.\n\nTherefore, the minimum value of the expression is 64."
     assert final_answer("The result is $\\boxed{64}$.", thinking, False, False, True) == "64"
     assert final_answer("Let \\( a, b", thinking, False, False, True) == "64"
+
+
+@pytest.mark.parametrize(
+    "sentence, value",
+    [
+        ("Therefore, the equation of the line is y = -2x.", "y = -2x"),
+        ("So, yes, the equation y = 3x + 1 correctly describes this line.", "y = 3x + 1"),
+        ("So, the total is 3 + 4 = 7.", "7"),
+        ("Therefore, x = 5.", "5"),
+        ("Thus the answer is \\(8000\\).", "8000"),
+        ("Therefore, the number of boys is 9.", "9"),
+        ("Therefore, the solutions are x = 1 or x = 4.", "1, 4"),
+    ],
+)
+def test_concluded_formulas_are_read_whole(sentence, value):
+    assert conclusion_value(sentence) == value
+
+
+def test_a_displayed_equation_after_a_colon_is_the_answer():
+    text = "Thus, the equation of the plane is:\n\\[\n2x + 3y - z + 4 = 0\n\\]"
+    assert extract_math_answer(text) == "2x + 3y - z + 4 = 0"

@@ -146,3 +146,66 @@ def test_llm_segmenter_asks_nothing_of_one_paragraph():
     response = f"<think>\n{P1}\n</think>\n\\boxed{{42}}"
     texts, _, flags, stats, requests = segment("llm", response=response)
     assert texts == [P1] and flags == [] and not stats and requests == []
+
+
+# Rounds that end on plain, unboxed results, opened by announcements the splitter has no phrase
+# for: what it must see is an attempt done again, checked, or taken another way.
+PLAIN_ROUNDS = [
+    (
+        "A shop sells pens at 3 dollars and notebooks at 5 dollars. Ana buys 4 pens and 7 notebooks. "
+        "What does she pay?",
+        [
+            "Pens cost 4 times 3, so 12 dollars.\n\nNotebooks are 7 times 5, which is 35 dollars.\n\n"
+            "Adding those brings the bill to 48 dollars.",
+            "Going over the sum a second time: 12 plus 35, the ones give 7 and the tens give 40, "
+            "so she pays 47 dollars.",
+            "A rough estimate as a sanity test: about 10 for pens and 35 for notebooks puts it near 45, "
+            "and the exact total is \\boxed{47}.",
+        ],
+        ["48", "47", "47"],
+    ),
+    (
+        "A tank holds 60 litres and is half full. 12 litres are used. What fraction of the tank is full?",
+        [
+            "Half of 60 is 30 litres.\n\nTaking away 12 leaves 18 litres.\n\n"
+            "As a part of the tank, 18/60 comes to 3/10.",
+            "Checking it from the other end: 12 litres is 1/5 of the tank, and 1/2 minus 1/5 is 3/10.\n\n"
+            "I'm confident in \\boxed{3/10}.",
+        ],
+        ["3/10", "3/10"],
+    ),
+    (
+        "Tom has 23 stickers, gets 19 more and gives away 8. How many does he keep?",
+        ["Tom starts with 23 and gets 19, that is 42.\n\nGiving away 8, he ends up with 34 stickers."],
+        ["34"],
+    ),
+]
+
+
+@pytest.mark.parametrize("problem, parts, answers", PLAIN_ROUNDS, ids=["wrong-then-right", "two-routes", "one-round"])
+def test_plain_results_and_announced_attempts_split_rounds(problem, parts, answers):
+    text = "\n\n".join(parts)
+    found = split_rules(text, 0, len(text), anchored(answers[-1]), problem, answers[-1])
+    assert [s.answer for s in found] == answers
+    assert [text[s.start : s.end].strip() for s in found] == parts
+
+
+def test_rules_stay_within_one_solution_of_the_paper_authors_on_their_examples():
+    import ast
+    import json
+
+    from conftest import OFFICIAL, need
+    from overthink.analyze.segment import anchor_test, final_statement
+
+    rows = [json.loads(line) for line in need(OFFICIAL).read_text().splitlines()]
+    theirs, ours = [], []
+    for row in rows:
+        text, given = row["response"], row["split_solutions"]
+        given = ast.literal_eval(given) if isinstance(given, str) else given
+        found = split_rules(
+            text, 0, len(text), anchor_test(text, 0, len(text)), row["problem"], final_statement(text, 0, len(text))
+        )
+        theirs.append(len(given))
+        ours.append(len(found))
+    assert all(abs(a - b) <= 1 for a, b in zip(ours, theirs)), (ours, theirs)
+    assert abs(sum(ours) / len(ours) - sum(theirs) / len(theirs)) <= 0.5

@@ -10,7 +10,7 @@ import pytest
 
 from overthink.config import load_config
 from overthink.errors import InputError
-from overthink.evaluate.compare import compare
+from overthink.evaluate.compare import compare, comparison_markdown
 from overthink.evaluate.config import EvaluateConfig
 from overthink.evaluate.stage import run_evaluate
 
@@ -80,6 +80,22 @@ def test_comparison_interval_covers_a_real_gap_and_resamples_problems():
     # Ten samples of each problem are still 40 problems: the interval must not shrink by √10.
     tenfold = compare([r for r in base for _ in range(10)], [r for r in better for _ in range(10)])["by_dataset"]["d"]
     assert tenfold["accuracy_change_ci95"][0] == pytest.approx(low, abs=0.06)
+
+
+def test_comparison_uses_only_the_problems_both_arms_evaluated():
+    rows = lambda ids, correct, tokens: [  # noqa: E731
+        {"problem_id": f"p{i}", "dataset": "d", "correct": correct, "num_tokens": tokens} for i in ids
+    ]
+    # 64 baseline problems, 4 evaluated now: only those 4 are compared, and the table says so.
+    baseline = rows(range(4), True, 100) + rows(range(4, 64), False, 1000)
+    comparison = compare(baseline, rows(range(4), True, 100), resamples=200)
+    shared = comparison["by_dataset"]["d"]
+    assert shared["problems"] == 4 and shared["token_reduction_pct"] == 0.0 and shared["accuracy_change"] == 0.0
+    table = comparison_markdown(comparison, "new", "baseline")
+    assert "| d | 4 |" in table and "left out d: 0 only here, 60 only in the baseline" in table
+    disjoint = compare(rows(range(4), True, 100), rows(range(10, 14), True, 50), resamples=200)
+    assert disjoint["overall"] is None and disjoint["by_dataset"] == {}
+    assert "shares no problem" in comparison_markdown(disjoint, "new", "baseline")
 
 
 def test_evaluate_through_an_early_exit_policy(tmp_path, organism_path):

@@ -79,6 +79,16 @@ def test_bad_inputs_name_the_file_and_what_is_wrong(analyzed, tmp_path):
     assert not (tmp_path / "o" / "pairs.parquet").exists()
 
 
+def test_no_pairs_is_an_error_that_says_why(analyzed, tmp_path):
+    table = pq.read_table(analyzed)
+    wrong = tmp_path / "all_wrong.parquet"
+    column = table.schema.get_field_index("correct")
+    pq.write_table(table.set_column(column, "correct", pa.array([False] * table.num_rows)), wrong)
+    with pytest.raises(InputError, match=r"no pairs from .*all_wrong.parquet: 4 of 4 problems have no correct"):
+        run_pairs(config(wrong, tmp_path / "o", "mlflow.enabled=false"), use_ray=False)
+    assert not (tmp_path / "o" / "pairs.parquet").exists()
+
+
 def test_cli_runs_the_stage_and_rejects_unknown_strategies(analyzed, tmp_path):
     done = subprocess.run(
         [

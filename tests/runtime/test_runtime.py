@@ -2,18 +2,23 @@
 errors, model resolution, MLflow runs that always close, one metric naming scheme."""
 
 import json
+import os
+import signal
+import subprocess
+import time
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from conftest import PYTHON
 from hub_cache import publish_to_hub_cache
-from overthink.errors import ConfigError, InputError
+from overthink.errors import ConfigError, InputError, OverthinkError
 from overthink.runtime.config import MlflowConfig
 from overthink.runtime.files import read_parquet
 from overthink.runtime.metric_names import comparison_metrics, summary_metrics
 from overthink.runtime.models import require_on_this_node, resolve_model
-from overthink.runtime.outputs import DoneMarker, require_output_dir
+from overthink.runtime.outputs import DoneMarker, claim_output_dir, require_output_dir
 from overthink.runtime.tracking import PARENT_TAG, stage_run
 
 
@@ -179,3 +184,62 @@ def test_one_metric_name_for_one_metric():
         "final.by_dataset.d.accuracy_change.ci95_high": 0.1,
     }
     assert json.dumps(comparison_metrics(None)) == "{}"
+
+
+def _in_child(code: str) -> subprocess.Popen:
+    """A second overthink process: what a user's other terminal or a killed driver would be."""
+    return subprocess.Popen([PYTHON, "-c", code], stdout=subprocess.PIPE, text=True, start_new_session=True)
+
+
+def test_a_second_run_on_the_same_output_folder_stops_plainly(tmp_path):
+    folder = tmp_path / "out"
+    holder = _in_child(
+        "import sys, time\nfrom pathlib import Path\nfrom overthink.runtime.outputs import claim_output_dir\n"
+        f"claim_output_dir(Path({str(folder)!r}), 'sample')\nprint('held', flush=True)\ntime.sleep(120)\n"
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(
+            OverthinkError, match=rf"in use by `overthink sample` \(pid {holder.pid} on .*another --output"
+        ):
+            claim_output_dir(folder, "sample")
+    finally:
+        os.killpg(holder.pid, signal.SIGKILL)  # as a crash would: the kernel drops the lock
+        holder.wait()
+    assert claim_output_dir(folder, "sample") == folder and claim_output_dir(folder, "sample") == folder
+
+
+def test_a_run_left_running_by_a_killed_process_is_closed_by_the_rerun(mlflow_store, tmp_path):
+    folder = tmp_path / "train"
+    killed = _in_child(
+        "import os\nfrom overthink.runtime.config import MlflowConfig\n"
+        "from overthink.runtime.tracking import stage_run\n"
+        "with stage_run(MlflowConfig(experiment='stale-test'), 'train', name='first', "
+        f"output={str(folder)!r}) as run:\n    print(run.id, flush=True)\n    os._exit(9)\n"
+    )
+    first = killed.stdout.readline().strip()
+    killed.wait()
+    config = MlflowConfig(experiment="stale-test")
+    with stage_run(config, "train", name="other", output=tmp_path / "elsewhere"):
+        pass  # another folder's run is none of this folder's history
+    with stage_run(config, "train", name="second", output=folder) as second:
+        pass
+    from mlflow import MlflowClient
+
+    client = MlflowClient(mlflow_store)
+    stale = client.get_run(first)
+    assert stale.info.status == "KILLED" and stale.data.tags["overthink.superseded_by"] == second.id
+    rerun = client.get_run(second.id)
+    assert rerun.info.status == "FINISHED" and rerun.data.tags["overthink.resumes"] == first
+
+
+def test_an_unreachable_ray_address_fails_in_seconds_naming_it():
+    from overthink.runtime.ray_init import require_reachable
+    from raycluster import free_port
+
+    address = f"127.0.0.1:{free_port()}"  # nothing listens there
+    started = time.monotonic()
+    with pytest.raises(OverthinkError, match=rf"ray.address={address}: no Ray head answers there after 2 s"):
+        require_reachable(address, timeout_s=2)
+    assert time.monotonic() - started < 10
+    require_reachable("auto")  # Ray resolves that one itself

@@ -252,10 +252,11 @@ def test_serve_run_in_mlflow_and_ctrl_c_stops_it(server):
     params = runs[0].data.params
     assert params["model"] == MODEL and params["policy.kind"] == "none" and params["policy.early_exit.agree"] == "2"
     process = server["process"]
+    before = len(server["log"].read_text())  # the dead-engine test above leaves Ray's own tracebacks
     os.killpg(process.pid, signal.SIGINT)
     assert process.wait(90) == 0
     assert mlflow.get_run(runs[0].info.run_id).info.status == "FINISHED"
-    log = server["log"].read_text()
-    assert "Stopped serving organism." in log and "Traceback" not in log
+    shutdown = server["log"].read_text()[before:]
+    assert "Stopped serving organism." in shutdown and "Traceback" not in shutdown, shutdown[-3000:]
     with pytest.raises(httpx.ConnectError):
         httpx.get(server["base"] + "/health", timeout=5)

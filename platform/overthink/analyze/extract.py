@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 
+from overthink.analyze.answer_shape import assignments, strip_prose
+
 _BOXED = re.compile(r"\\(?:boxed|fbox)\s*")
 _ANSWER_PHRASE = re.compile(
     r"(?:final answer|the answer|answer)\s*(?:is|:|would be|should be|will be|=)\s*[:：]?\s*",
@@ -96,7 +98,21 @@ def conclusion_value(sentence: str, require_marker: bool = True) -> str | None:
     copulas = list(_COPULA.finditer(sentence))
     if not copulas:
         return None
-    rest = sentence[copulas[-1].end() :].strip()
+    if not has_marker and is_relation(sentence):
+        return clean_value(sentence)  # a displayed equation such as a plane: the whole of it
+    last = copulas[-1]
+    worded = [copula for copula in copulas if "=" not in copula.group(0)]
+    # "the equation of the line is y = -2x": the whole formula after the word
+    formula = settled_formula(sentence[worded[-1].end() :]) if worded else None
+    if not formula and "=" in last.group(0):  # "So the line y = -2x ...": the formula the sign sits in
+        before = sentence[: last.start()].split()
+        start = len(before)
+        while start > 0 and _mathy(before[start - 1]):
+            start -= 1
+        formula = settled_formula(" ".join(before[start:]) + " = " + sentence[last.end() :])
+    if formula:
+        return formula
+    rest = sentence[last.end() :].strip()
     value = _VALUE.match(rest)
     if value:
         tail = rest[value.end() :].strip(" .!")
@@ -133,15 +149,74 @@ def looks_like_answer(value: str) -> bool:
 
 
 def last_number(text: str) -> str | None:
-    numbers = _NUMBER.findall(text)
-    return numbers[-1].replace(",", "").replace(" ", "") if numbers else None
+    """The last number, or the expression it belongs to: "y = -2x correctly describes" -> "y = -2x"."""
+    numbers = list(_NUMBER.finditer(text))
+    if not numbers:
+        return None
+    last = numbers[-1]
+    line_start = text.rfind("\n", 0, last.start()) + 1
+    line_end = text.find("\n", last.end())
+    line = text[line_start : line_end if line_end >= 0 else len(text)]
+    tokens = line.split()
+    at = len(text[line_start : last.start()].split()) - (0 if text[last.start() - 1 : last.start()].isspace() else 1)
+    at = max(at, 0)
+    start = end = at
+    while start > 0 and _mathy(tokens[start - 1]):
+        start -= 1
+    while end + 1 < len(tokens) and _mathy(tokens[end + 1]):
+        end += 1
+    expression = clean_value(" ".join(tokens[start : end + 1]))
+    if start == end or not _mathy(tokens[at]) or not expression:
+        return last.group(0).replace(",", "").replace(" ", "")
+    return expression
+
+
+def _mathy(token: str) -> bool:
+    """A token of a formula: no run of two letters outside a LaTeX command, no sentence colon."""
+    bare = re.sub(r"\\[A-Za-z]+", "", token.rstrip(".,;!?"))
+    return bool(bare) and not re.search(r"[A-Za-z]{2}|:", bare)
+
+
+def settled_formula(text: str) -> str | None:
+    """The formula `text` opens with, if it is more than a number: `y = -2x` stays whole, a
+    computation such as `3 + 4 = 7` or an assignment `x = 5` settles to its right side."""
+    tokens = text.split()
+    run = []
+    for index, token in enumerate(tokens):
+        joins = token in ("and", "or") and run and index + 1 < len(tokens) and _mathy(tokens[index + 1])
+        if not (_mathy(token) or joins):
+            break
+        run.append(token)
+        if token[-1:] in ".;!?" and not re.search(r"\d\.$", token[-2:]):
+            break
+    formula = clean_value(" ".join(run))
+    if not formula or _VALUE.fullmatch(formula) or not re.search(r"[\d\\]", formula):
+        return None  # a plain value or a lone letter: the caller's own reading is as good
+    pairs = assignments(formula)
+    if pairs is not None:  # "x = 2 and x = -2": both values stated
+        return ", ".join(value for _, value in pairs)
+    if "=" in formula and not is_relation(formula):
+        left, right = (side.strip() for side in formula.rsplit("=", 1))
+        if right and (not re.search(r"[A-Za-z]", right) or not re.search(r"[A-Za-z]", left)):
+            return right
+    return formula
+
+
+def is_relation(sentence: str) -> bool:
+    """`5x - 7y + 11z + 4 = 0`: an equation whose left side is more than one variable's name,
+    stated on its own; `x = 3` (a value) and `8100 - 100 = 8000` (a computation) are not."""
+    formula = clean_value(sentence)
+    if formula.count("=") != 1 or any(not _mathy(token) for token in formula.split()):
+        return False
+    left = formula.split("=")[0].strip()
+    return bool(re.search(r"[A-Za-z]", re.sub(r"\\[A-Za-z]+", "", left))) and not re.fullmatch(r"[A-Za-z]", left)
 
 
 def clean_value(value: str) -> str:
     value = value.strip().strip("*").strip()
     value = re.sub(r"^\\?\$+|\$+$", "", value).strip()
     value = re.sub(r"^\\\(|\\\)$|^\\\[|\\\]$", "", value).strip()
-    return value.rstrip(".,;:!").strip()
+    return strip_prose(value.rstrip(".,;:!").strip())
 
 
 def stated_answer(text: str, require_marker: bool = True) -> str | None:

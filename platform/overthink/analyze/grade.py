@@ -14,6 +14,7 @@ import re
 import threading
 from functools import lru_cache
 
+from overthink.analyze.answer_shape import as_interval, is_bare_list, prediction_for, split_top_level, strip_prose
 from overthink.analyze.extract import is_choice_gold
 
 logging.getLogger("math_verify").setLevel(logging.CRITICAL)
@@ -129,36 +130,47 @@ class Grader:
             return prediction.strip().strip("()").upper() == gold.strip().strip("()").upper()
         if same_answer(gold, prediction):
             return True
+        if is_bare_list(gold) and is_bare_list(prediction):
+            return self._same_solutions(split_top_level(gold), split_top_level(prediction))
         if plain_number(gold) is not None and plain_number(prediction) is not None:
             return False  # two different plain numbers: no need for sympy
         return self._math_verify(gold, prediction)
 
+    def _same_solutions(self, gold: list[str], prediction: list[str]) -> bool:
+        """`1, 2` answers `2, 1`: a list of solutions matches in any order, each one once."""
+        if len(gold) != len(prediction):
+            return False
+        unmatched = list(prediction)
+        for expected in gold:
+            match = next((p for p in unmatched if self._grade(expected, p)), None)
+            if match is None:
+                return False
+            unmatched.remove(match)
+        return True
+
     def __call__(self, gold: str | None, prediction: str | None) -> bool:
         if not gold or not prediction:
             return False
-        return self._grade(prepare_gold(gold), prepare_prediction(prediction))
+        gold = prepare_gold(gold)
+        return self._grade(gold, prepare_prediction(gold, prediction))
 
     def cache_info(self):
         return self._grade.cache_info()
 
 
 def prepare_gold(gold: str) -> str:
-    """Gold answers as datasets write them: `\\$18.90` is 18.90, `3 \\pm 2` is the pair of roots."""
-    gold = gold.replace("\\$", "").strip()
+    """Gold answers as datasets write them: `\\$18.90` is 18.90, `3 \\pm 2` is the pair of roots,
+    `\\text{Navin}` is Navin, `x \\le 3` is the interval it describes."""
+    gold = strip_prose(gold.replace("\\$", ""))
     if gold.count("\\pm") == 1:
         left, right = gold.split("\\pm")
         gold = f"{left.strip()} + {right.strip()}, {left.strip()} - {right.strip()}"
-    return gold
+    return as_interval(gold) or gold
 
 
-def prepare_prediction(prediction: str) -> str:
-    """`x + y = 17` answers 17: keep the right side of an equation."""
-    prediction = prediction.replace("\\$", "").strip()
-    if "=" in prediction and not any(op in prediction for op in ("<", ">", "\\le", "\\ge")):
-        right = prediction.rsplit("=", 1)[1].strip()
-        if right:
-            return right
-    return prediction
+def prepare_prediction(gold: str, prediction: str) -> str:
+    """The stated value without prose around it, in the gold's shape (answer_shape.py)."""
+    return prediction_for(gold, strip_prose(prediction.replace("\\$", "")))
 
 
 def normalize(answer: str) -> str:

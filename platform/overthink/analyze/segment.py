@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from overthink.analyze.extract import (
+    _NUMBER_WORDS,
     answer_phrase,
     clean_value,
     conclusion_value,
@@ -23,17 +24,41 @@ from overthink.registry import Registry
 if TYPE_CHECKING:
     from overthink.analyze.config import AnalyzeConfig
 
-# A paragraph that opens like these starts a new round once an answer has been reached.
-_RESTART = re.compile(
-    r"^\W*(?:wait|hmm+|hold on|alternatively|but wait|but let me|let me (?:double[- ]?check|check|verify|"
-    r"re-?check|confirm|think again|try|see|make sure|consider|recalculate|re-?examine|approach)|"
-    r"let's (?:double[- ]?check|check|verify|confirm|try|see|make sure|consider)|to (?:double[- ]?check|"
-    r"verify|confirm|be sure|be thorough)|just to|another (?:way|approach|method)|double[- ]?check|verif|"
-    r"i (?:should|could|can|will|might|want to) (?:double[- ]?check|check|verify|confirm|also|try)|"
-    r"actually|on second thought|however|maybe i should|is there another|what if|i (?:wonder|"
-    r"need to check))",
+# What makes a paragraph a new attempt is what its opening sentence is about, matched anywhere in
+# that sentence (concepts, not opening phrases): going over the work again (re- verbs, "once
+# more", "from the top"), checking it (check, verify, sanity, make sure, plug back, estimate),
+# taking another route (alternatively, instead, the other way/end, backwards), or catching oneself
+# ("Wait", "Hmm"). After a firm answer any of them opens a round. After a plain value only going
+# over it or checking it does: long chains of thought try another route, or say "Wait", on their
+# way to a first answer all the time, while a wrong plain result is what gets redone or checked.
+_RECHECK = re.compile(
+    r"\b(?:re-?(?:do|doing|did|done|comput|check|count|calculat|work|visit|consider|deriv|run|trac|read|"
+    r"examin|evaluat|solv|try|tries|verif|add|assess|think|tally|sum|start|attempt|confirm)\w*|"
+    r"(?:start\w*|do\w*|go\w*|work\w*|all) (?:over|again)|once more|one more time|anew|afresh|"
+    r"second (?:look|pass|time|opinion)|sanity|double[- ]?check\w*|"
+    r"verif\w*|confirm\w*|cross[- ]?check\w*|make sure|be (?:sure|safe|thorough|certain)|"
+    r"plug\w* (?:\w+ )?back|estimat\w*|ballpark|from (?:scratch|the top|the start|the beginning))\b",
     re.IGNORECASE,
 )
+_OTHER_ROUTE = re.compile(
+    r"\b(?:alternativ\w*|another (?:way|approach|method|route|look|angle)|instead|other (?:way|end|"
+    r"direction|route|method|approach|order)|backwards?|from the other|on second thought)\b",
+    re.IGNORECASE,
+)
+_INTERJECTION = re.compile(r"^\W*(?:but\s+)?(?:wait|hmm+|hold on|hang on|oops|actually|however)\b", re.IGNORECASE)
+_FIRST_SENTENCE = re.compile(r"^.*?(?:[.!?:](?=\s)|\n|$)", re.DOTALL)
+
+
+def opens_new_attempt(paragraph: str, after_answer: bool) -> bool:
+    """The paragraph's first sentence announces another go at the problem (`after_answer`: the
+    round so far reached a firm answer, not just a plain value)."""
+    first = _FIRST_SENTENCE.match(paragraph.strip())
+    if not first:
+        return False
+    sentence = first.group(0)
+    if _RECHECK.search(sentence):
+        return True
+    return after_answer and bool(_OTHER_ROUTE.search(sentence) or _INTERJECTION.match(sentence))
 
 
 @dataclass(frozen=True)
@@ -66,21 +91,84 @@ def strong_answer(paragraph: str) -> str | None:
     return last_boxed(paragraph) or answer_phrase(paragraph)
 
 
-def paragraph_answer(paragraph: str, is_anchor: Callable[[str], bool]) -> str | None:
-    """The answer a paragraph reaches: a box, an "answer is" phrase, or a concluding sentence
-    ("So the total is 18.") whose value is one the response states as an answer somewhere
-    (`is_anchor`): intermediate results ("that means 13 eggs are left") end no round."""
+@dataclass(frozen=True)
+class Result:
+    """A value a paragraph arrives at. `firm` results (a box, an "answer is", a value the response
+    states as its answer somewhere) end a round at any new work; the others (any sentence that
+    ends on a value: "Which makes the total 42.", "That leaves 3/4 of the tank.") may be a step
+    on the way, and end a round only where the next paragraph opens a new attempt."""
+
+    value: str
+    firm: bool
+
+
+def paragraph_result(paragraph: str, is_anchor: Callable[[str], bool]) -> Result | None:
     strong = strong_answer(paragraph)
     if strong:
-        return strong
-    for sentence in reversed(sentences(paragraph)):
-        value = conclusion_value(sentence, require_marker=False)
-        if value and is_anchor(value):
-            return value
-    return None
+        return Result(strong, True)
+    weak = None
+    said = sentences(paragraph)
+    last = said[-1] if said else None
+    for sentence in reversed(said):
+        concluded = conclusion_value(sentence, require_marker=False)
+        if concluded and is_anchor(concluded):
+            return Result(concluded, True)
+        judged = _JUDGEMENT.search(sentence)  # "option C is much larger"; not the list of options
+        for choice in _CHOICE_MENTION.finditer(sentence) if judged else ():
+            letter = choice.group(1) or choice.group(2)
+            if is_anchor(letter):
+                return Result(letter, True)
+        if weak is None and sentence is last:  # a result closes its paragraph
+            value = ending_value(sentence)  # steps on the way state formulas; results state values
+            weak = Result(value, is_anchor(value)) if value else None
+    return weak
 
 
-_WORK = re.compile(r"\d|[=+×÷*/^√]|\\(?:frac|sqrt|cdot|times)")
+# A sentence that arrives at a value says so: it concludes ("so", "therefore", "which", "that")
+# or its verb is one of arriving (makes, leaves, gives, comes to, ends up with, totals, gets).
+_ARRIVAL = re.compile(
+    r"\b(?:so|thus|therefore|hence|which|finally|altogether|in total|in all|overall|"
+    r"make|makes|made|making|leave|leaves|leaving|left|give|gives|gave|giving|come|comes|came|coming|end|"
+    r"ends|ended|ending|total|totals|totaling|totalling|get|gets|got|getting|yield|yields|result|results|"
+    r"works out|amounts? to|adds up|sums? to|equals?|=)\b",
+    re.IGNORECASE,
+)
+_PLAIN_VALUE = re.compile(
+    r"[-+]?\$?(?:\d[\d,]*(?:\.\d+)?(?:/\d+)?|\\d?frac\{\d+\}\{\d+\})(?:\\sqrt\{\d+\}|\\pi|π)?(?:_\{?\d+\}?)?%?"
+)
+_AROUND = re.compile(r"\b(?:at|per|of|from|by|in|on|than|over|under|about|near|around|between|within)\s*$", re.I)
+_CHOICE_MENTION = re.compile(r"\b(?:option|choice)\s*\(?([A-J])\b\)?|(?:^|\s)\(?([A-J])\)\s")
+_JUDGEMENT = re.compile(r"\b(?:is|are|should|would|must|seems?|fits?|works?|correct|right|best)\b", re.I)
+_ENDING_VALUE = re.compile(
+    r"(?<![\w.^])(?<!\^[-+])(?P<value>[-+]?\$?\d[\d,]*(?:\.\d+)?(?:\s*/\s*\d+)?%?|\$[^$]+\$|\\\((?:(?!\\\)).)+\\\)|"
+    + "|".join(sorted(_NUMBER_WORDS, key=len, reverse=True))
+    + r")(?P<tail>(?:\s+[A-Za-z][A-Za-z'-]*){0,4})\s*[.!]?\s*$",
+    re.IGNORECASE,
+)
+
+
+def ending_value(sentence: str) -> str | None:
+    """A declarative sentence that ends on a value, give or take a few words of unit ("We end up
+    with 17 apples.", "...which is nine."); not a question, a supposition or an instruction."""
+    text = sentence.strip()
+    if text.endswith("?") or re.match(r"(?:if|suppose|let|assume|when|for)\b", text, re.IGNORECASE):
+        return None
+    found = _ENDING_VALUE.search(text)
+    if not found or len(text.split()) < 3 or re.search(r"\d", found.group("tail")):
+        return None
+    if _ARRIVAL.search(text) is None and _AROUND.search(text[: found.start()]):
+        return None  # a value placed ("at 3.6 units per unit time", "near 45"), not arrived at
+    before = text[: found.start()].split()[-1:]
+    if before and re.fullmatch(r"(?:plus|minus|times|by|over|and|or|[-+*/×÷^=<>(]|\\\w+)", before[0], re.I):
+        return None  # an operand ("3 plus 4."), not a result
+    value = found.group("value")
+    value = _NUMBER_WORDS.get(value.lower(), None) or clean_value(value)
+    if not _PLAIN_VALUE.fullmatch(value.replace(" ", "")):
+        return None  # a formula or a name: a step on the way, not a value arrived at
+    return value
+
+
+_WORK = re.compile(r"\d|[=+×÷*/^√]|\\(?:frac|sqrt|cdot|times)|\b(?:plus|minus|times|divided|twice|half)\b")
 
 
 def mentions(paragraph: str, answer: str) -> bool:
@@ -88,31 +176,77 @@ def mentions(paragraph: str, answer: str) -> bool:
     return bool(value) and re.search(r"(?<![\w.])" + re.escape(value) + r"(?![\w])", paragraph) is not None
 
 
-def split_rules(text: str, start: int, end: int, is_anchor: Callable[[str], bool]) -> list[Solution]:
-    """A round ends at the paragraph that reaches an answer. Paragraphs after it that restate
-    that answer or only comment ("Yes, that seems right.") stay in the round; one that restarts
-    ("Wait, let me double-check") or does other work (numbers, equations) opens the next round.
-    Text after the last answer merges into the last round."""
-    spans = paragraphs(text, start, end)
-    solutions: list[Solution] = []
-    round_start, reached = start, None
-    for para_start, para_end in spans:
+@dataclass
+class _Round:
+    start: int
+    result: Result | None = None
+    work: bool = False  # computes something beyond restating its result
+
+
+def split_rules(
+    text: str, start: int, end: int, is_anchor: Callable[[str], bool], problem: str = "", final: str | None = None
+) -> list[Solution]:
+    """A round ends at a paragraph that reaches a result, where the next paragraph opens a new
+    attempt (or, after a firm result, does other work). Paragraphs after a result that restate it
+    or only comment ("Yes, that seems right.") stay in its round. A round that reaches no result
+    of its own, or only restates the previous one without working, is part of the round before:
+    a solution is an attempt that arrives somewhere. Text after the last result merges into the
+    last round. A value the problem itself gives ("The sphere has a radius of 11.") is restated,
+    not arrived at, and a value of another sort than the final answer (`final`) is a step to it.
+    """
+    givens = set(re.findall(r"\d+(?:\.\d+)?", problem))
+    final_kind = value_kind(final) if final else None
+    rounds: list[_Round] = [_Round(start)]
+    for para_start, para_end in paragraphs(text, start, end):
         paragraph = text[para_start:para_end]
-        answer = paragraph_answer(paragraph, is_anchor)
+        result = paragraph_result(paragraph, is_anchor)
+        if result is not None and not result.firm:
+            if result.value.lstrip("-$") in givens or final_kind not in (None, value_kind(result.value)):
+                result = None
+        current = rounds[-1]
+        reached = current.result
         if reached is not None:
-            restarts = bool(_RESTART.match(paragraph))
-            repeats = answer is not None or mentions(paragraph, reached)
-            if restarts or (not repeats and _WORK.search(paragraph)):
-                solutions.append(Solution(round_start, para_start, reached))
-                round_start, reached = para_start, None
-        if answer is not None:
-            reached = answer
-    if reached is not None or not solutions:
-        solutions.append(Solution(round_start, end, reached))
-    else:  # trailing text that reaches no answer merges into the last round
-        last = solutions[-1]
-        solutions[-1] = Solution(last.start, end, last.answer)
-    return solutions
+            repeats = (result is not None and same_answer(result.value, reached.value)) or mentions(
+                paragraph, reached.value
+            )
+            fresh_work = not repeats and bool(_WORK.search(paragraph))
+            if opens_new_attempt(paragraph, reached.firm) or (reached.firm and fresh_work):
+                current = _Round(para_start)
+                rounds.append(current)
+        if _WORK.search(paragraph) and not (result and _only_states(paragraph, result.value)):
+            current.work = True
+        if result is not None:
+            current.result = result if result.firm or not (current.result and current.result.firm) else current.result
+    merged: list[_Round] = []
+    for round_ in rounds:
+        empty = round_.result is None or not round_.work
+        if merged and empty:
+            if merged[-1].result is None:
+                merged[-1].result = round_.result
+            continue
+        previous = merged[-1] if merged else None
+        if previous is not None and previous.result is not None and not previous.result.firm:
+            if not _arrives_again(round_, previous, is_anchor):
+                previous.result = round_.result  # a plain value was a step: the attempt goes on
+                continue
+        merged.append(round_)
+    bounds = [r.start for r in merged[1:]] + [end]
+    return [Solution(r.start, stop, r.result.value if r.result else None) for r, stop in zip(merged, bounds)]
+
+
+def _arrives_again(attempt: _Round, before: _Round, is_anchor: Callable[[str], bool]) -> bool:
+    """A new attempt after a plain result arrives at that value again (a check) or at one the
+    response stands by (a correction); arriving elsewhere means the plain value was a step."""
+    if attempt.result is None:
+        return False
+    value = attempt.result.value
+    return same_answer(value, before.result.value) or attempt.result.firm or is_anchor(value)
+
+
+def _only_states(paragraph: str, value: str) -> bool:
+    """The paragraph's only numbers are its result: a restatement, not work."""
+    rest = paragraph.replace(value, " ")
+    return not re.search(r"\d|[=+×÷*/^√]", re.sub(r"\\boxed\{[^{}]*\}", " ", rest))
 
 
 def locate_presplit(text: str, pieces: list[str], start: int) -> list[Solution] | None:
@@ -137,10 +271,33 @@ def anchor_test(text: str, start: int, end: int) -> Callable[[str], bool]:
     """Answers this response states outright (boxes, "answer is", its final answer): a
     concluding sentence reaching one of these ends a round."""
     anchors = {a for a in (strong_answer(p) for p in text[start:end].split("\n\n")) if a}
-    final = extract_answer(text[end:], False) or extract_answer(text[start:end], False, False)
+    final = final_statement(text, start, end)
     if final:
         anchors.add(final)
     return lambda value: any(same_answer(anchor, value) for anchor in anchors)
+
+
+def final_statement(text: str, start: int, end: int) -> str | None:
+    return extract_answer(text[end:], False) or extract_answer(text[start:end], False, False)
+
+
+def value_kind(value: str) -> str:
+    """What sort of value: an integer, a decimal, a fraction, a radical, a multiple of pi, other.
+    A value on the way to an answer of another sort (8 lines on the way to 2/21) is a step."""
+    plain = value.replace(" ", "").replace(",", "").lstrip("-+$")
+    for kind, pattern in _KINDS:
+        if re.search(pattern, plain):
+            return kind
+    return "other"
+
+
+_KINDS = (
+    ("radical", r"sqrt|√"),
+    ("pi", r"pi|π"),
+    ("fraction", r"frac|/"),
+    ("decimal", r"^\d*\.\d+%?$"),
+    ("integer", r"^\d+%?$"),
+)
 
 
 Segmenter = Callable[[dict, str, int, int], list[Solution]]
@@ -152,7 +309,8 @@ SEGMENTERS: Registry[Callable[[AnalyzeConfig, Counter], Segmenter]] = Registry("
 
 
 def segment_rules(record: dict, text: str, start: int, end: int) -> list[Solution]:
-    return split_rules(text, start, end, anchor_test(text, start, end))
+    problem = str(record.get("problem") or "")
+    return split_rules(text, start, end, anchor_test(text, start, end), problem, final_statement(text, start, end))
 
 
 def segment_presplit(record: dict, text: str, start: int, end: int) -> list[Solution]:

@@ -24,7 +24,7 @@ from overthink.analyze.schema import ANALYZED, SCHEMA_VERSION
 from overthink.config import content_hash
 from overthink.errors import OverthinkError
 from overthink.runtime.files import atomic_write_table, atomic_write_text, root_message
-from overthink.runtime.outputs import DoneMarker, require_output_dir
+from overthink.runtime.outputs import DoneMarker, claim_output_dir, require_output_dir
 
 ANALYZED_FILE = "analyzed.parquet"
 METRICS_FILE = "metrics.json"
@@ -119,6 +119,7 @@ def run_analyze(config: AnalyzeConfig, use_ray: bool = True, parent_run_id: str 
     if record:
         metrics = json.loads((out / METRICS_FILE).read_text())
         return AnalyzeResult(out, metrics, (out / "report" / "table.md").read_text(), record.get("run_id"), True)
+    claim_output_dir(out, "analyze")
     parts = out / ".parts" / fingerprint
     parts.mkdir(parents=True, exist_ok=True)
     pending = [s for s in shards if not part_path(parts, s).exists()]
@@ -154,7 +155,8 @@ def log_to_mlflow(
     from overthink.runtime.metric_names import summary_metrics
     from overthink.runtime.tracking import stage_run
 
-    with stage_run(config.mlflow, "analyze", parent_run_id, tags={"overthink.fingerprint": fingerprint}) as run:
+    tags = {"overthink.fingerprint": fingerprint}
+    with stage_run(config.mlflow, "analyze", parent_run_id, tags=tags, output=out) as run:
         run.log_params(config.model_dump(mode="json"))
         run.log_metrics(summary_metrics(metrics))
         run.log_artifact(out / METRICS_FILE)

@@ -58,22 +58,49 @@ def compare_arms(baseline: dict, candidate: dict, resamples: int, rng: np.random
 
 
 def compare(baseline_rows: list[dict], candidate_rows: list[dict], resamples: int = 2000, seed: int = 0) -> dict:
-    """{"by_dataset": {dataset: comparison}, "overall": comparison}; datasets in both arms only."""
+    """{"by_dataset": {dataset: comparison}, "overall": comparison}: on the problems both arms
+    evaluated, never on two different problem sets (a token reduction between different problems
+    measures the problems). What was left out is counted in "unmatched"."""
     rng = np.random.default_rng(seed)
     base, cand = by_problem(baseline_rows), by_problem(candidate_rows)
-    shared = sorted(set(base) & set(cand))
-    result = {"by_dataset": {d: compare_arms(base[d], cand[d], resamples, rng) for d in shared}}
-    pooled = lambda groups: {(d, p): v for d in shared for p, v in groups[d].items()}  # noqa: E731
-    result["overall"] = compare_arms(pooled(base), pooled(cand), resamples, rng) if shared else None
+    matched: dict[str, tuple[dict, dict]] = {}
+    unmatched = {}
+    for dataset in sorted(set(base) | set(cand)):
+        ours, theirs = cand.get(dataset, {}), base.get(dataset, {})
+        shared = sorted(set(ours) & set(theirs))
+        only_candidate, only_baseline = len(set(ours) - set(theirs)), len(set(theirs) - set(ours))
+        if only_candidate or only_baseline:
+            unmatched[dataset] = {"only_in_candidate": only_candidate, "only_in_baseline": only_baseline}
+        if shared:
+            matched[dataset] = ({p: theirs[p] for p in shared}, {p: ours[p] for p in shared})
+    result = {"by_dataset": {d: compare_arms(b, c, resamples, rng) for d, (b, c) in matched.items()}}
+    pooled = lambda arm: {(d, p): v for d, arms in matched.items() for p, v in arms[arm].items()}  # noqa: E731
+    result["overall"] = compare_arms(pooled(0), pooled(1), resamples, rng) if matched else None
+    result["unmatched"] = unmatched
     result["missing_in_baseline"] = sorted(set(cand) - set(base))
     return result
 
 
+def unmatched_note(comparison: dict) -> str | None:
+    """One line saying which problems were left out of the comparison, or None."""
+    parts = [
+        f"{dataset}: {counts['only_in_candidate']} only here, {counts['only_in_baseline']} only in the baseline"
+        for dataset, counts in comparison.get("unmatched", {}).items()
+    ]
+    if not parts:
+        return None
+    if comparison["overall"] is None:
+        return "The baseline shares no problem with this evaluation: nothing compared (" + "; ".join(parts) + ")."
+    return "Compared on the problems both evaluated; left out " + "; ".join(parts) + "."
+
+
 def comparison_markdown(comparison: dict, name: str, baseline_name: str) -> str:
+    if comparison["overall"] is None:
+        return (unmatched_note(comparison) or "Nothing to compare.") + "\n"
     lines = [
-        f"| Dataset | {baseline_name} acc | {name} acc | Δ acc (95% CI) | {baseline_name} tokens | "
+        f"| Dataset | Problems | {baseline_name} acc | {name} acc | Δ acc (95% CI) | {baseline_name} tokens | "
         f"{name} tokens | Token reduction |",
-        "|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|",
     ]
     rows = list(comparison["by_dataset"].items())
     if comparison["overall"] and len(rows) > 1:
@@ -81,8 +108,9 @@ def comparison_markdown(comparison: dict, name: str, baseline_name: str) -> str:
     for dataset, c in rows:
         low, high = c["accuracy_change_ci95"]
         lines.append(
-            f"| {dataset} | {100 * c['baseline_accuracy']:.1f} | {100 * c['accuracy']:.1f} | "
+            f"| {dataset} | {c['problems']} | {100 * c['baseline_accuracy']:.1f} | {100 * c['accuracy']:.1f} | "
             f"{100 * c['accuracy_change']:+.1f} ({100 * low:+.1f}, {100 * high:+.1f}) | "
             f"{c['baseline_mean_tokens']:.1f} | {c['mean_tokens']:.1f} | {c['token_reduction_pct']:.1f}% |"
         )
-    return "\n".join(lines) + "\n"
+    note = unmatched_note(comparison)
+    return "\n".join(lines) + "\n" + (f"\n{note}\n" if note else "")

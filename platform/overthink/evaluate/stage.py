@@ -17,7 +17,7 @@ from overthink.evaluate.compare import ROW_KEYS, compare, comparison_markdown
 from overthink.evaluate.config import EvaluateConfig
 from overthink.runtime.files import atomic_write_text, read_parquet
 from overthink.runtime.models import MLFLOW_SCHEMES, ResolvedModel, resolve_model
-from overthink.runtime.outputs import require_output_dir
+from overthink.runtime.outputs import claim_output_dir, require_output_dir
 from overthink.sample.config import SampleConfig
 
 RESULT_FILE = "evaluation.md"
@@ -103,7 +103,7 @@ def run_evaluate(config: EvaluateConfig, parent_run_id: str | None = None) -> Ev
     from overthink.sample.stage import run_sample
 
     out = require_output_dir(config.output_dir).resolve()
-    out.mkdir(parents=True, exist_ok=True)
+    claim_output_dir(out, "evaluate")
     baseline = evaluation_rows(config.baseline) if config.baseline else None  # fail on a bad baseline before sampling
     model, train_run = resolve_checkpoint(config, out)
     stages = plan(config.model_copy(update={"output_dir": str(out)}), model.path)
@@ -158,7 +158,7 @@ def log_to_mlflow(
     if train_run:
         tags["overthink.train_run_id"] = train_run
         tags["mlflow.note.content"] = f"Evaluates the model of training run {train_run} (#/runs/{train_run})."
-    with stage_run(config.mlflow, "evaluate", parent_run_id, tags=tags) as run:
+    with stage_run(config.mlflow, "evaluate", parent_run_id, tags=tags, output=config.output_dir) as run:
         run.log_params(
             {
                 "model": config.model,

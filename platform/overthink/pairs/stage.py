@@ -19,7 +19,7 @@ from overthink.errors import ConfigError, InputError
 from overthink.pairs.config import PairsConfig
 from overthink.pairs.core import NEEDED_COLUMNS, PAIRS, problem_pairs
 from overthink.runtime.files import atomic_write_table, atomic_write_text, parquet_schema
-from overthink.runtime.outputs import DoneMarker, file_identity, require_output_dir
+from overthink.runtime.outputs import DoneMarker, claim_output_dir, file_identity, require_output_dir
 
 PAIRS_FILE = "pairs.parquet"
 SUMMARY_FILE = "summary.json"
@@ -193,12 +193,15 @@ def run_pairs(config: PairsConfig, use_ray: bool = True, parent_run_id: str | No
     record = done.reusable(fingerprint, config.force, "these pairs")
     if record:
         return PairsResult(out, json.loads((out / SUMMARY_FILE).read_text()), record.get("run_id"), True)
-    out.mkdir(parents=True, exist_ok=True)
+    claim_output_dir(out, "pairs")
     done.clear()
     rows, stats = (build_pairs_ray if use_ray else build_pairs_local)(files, config)
+    problems = count_problems(files)
+    if not rows:
+        raise InputError(no_pairs_reason(files, problems, stats, config))
     rows.sort(key=lambda r: (r["strategy"], r["problem_id"] or "", r["kind"]))
     table = pa.Table.from_pylist(rows, schema=PAIRS)
-    summary = summarize(table, count_problems(files), stats, config.strategies)
+    summary = summarize(table, problems, stats, config.strategies)
     summary["fingerprint"] = fingerprint
     atomic_write_table(out / PAIRS_FILE, table)
     atomic_write_text(out / SUMMARY_FILE, json.dumps(summary, indent=2))
@@ -206,6 +209,25 @@ def run_pairs(config: PairsConfig, use_ray: bool = True, parent_run_id: str | No
     run_id = log_to_mlflow(config, summary, out, fingerprint, parent_run_id)
     done.write(fingerprint, run_id, pairs=table.num_rows)
     return PairsResult(out, summary, run_id, False)
+
+
+def no_pairs_reason(files: list[str], problems: int, stats: Counter, config: PairsConfig) -> str:
+    """Why nothing came out, in one line: training on zero pairs is never what was meant."""
+    reasons = []
+    unanswered = stats.get("problems_without_correct_response", 0)
+    if unanswered:
+        reasons.append(f"{unanswered} of {problems} problems have no correct, complete response")
+    for strategy in config.strategies:
+        shorter = stats.get(f"{strategy}.no_shorter_positive", 0)
+        if shorter:
+            reasons.append(
+                f"{strategy}: {shorter} problems have no correct response at least "
+                f"{max(config.min_token_gap, 1)} tokens shorter than the rejected one (min_token_gap)"
+            )
+    if not problems:
+        reasons.append("the input has no analyzed rows")
+    because = "; ".join(reasons) or "every row was filtered out"
+    return f"no pairs from {', '.join(files)}: {because}. Sample more responses per problem or relax the config."
 
 
 def summary_markdown(summary: dict) -> str:
@@ -229,7 +251,8 @@ def log_to_mlflow(
 ) -> str | None:
     from overthink.runtime.tracking import stage_run
 
-    with stage_run(config.mlflow, "pairs", parent_run_id, tags={"overthink.fingerprint": fingerprint}) as run:
+    tags = {"overthink.fingerprint": fingerprint}
+    with stage_run(config.mlflow, "pairs", parent_run_id, tags=tags, output=out) as run:
         run.log_params(config.model_dump(mode="json"))
         metrics = {"problems": summary["problems"], "pairs": summary["pairs"]}
         for strategy, values in summary["by_strategy"].items():

@@ -7,16 +7,45 @@ import json
 import os
 from pathlib import Path
 
-from overthink.errors import ConfigError
+from overthink.errors import ConfigError, OverthinkError
 from overthink.runtime.files import atomic_write_text
 
 DONE_FILE = "_SUCCESS.json"
+LOCK_FILE = ".overthink.lock"
+_HELD: dict[Path, int] = {}  # folder -> open lock file descriptor, for this process's lifetime
 
 
 def require_output_dir(output_dir: str | None) -> Path:
     if not output_dir:
         raise ConfigError("no output folder: set --output (output_dir)")
     return Path(output_dir)
+
+
+def claim_output_dir(folder: Path, stage: str) -> Path:
+    """Create `folder` and hold an exclusive lock on it until this process ends (the kernel drops
+    it on any exit, kill -9 included): a second run on the same folder at the same time stops
+    with one line instead of doing all the work again beside the first."""
+    import fcntl
+    import socket
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    key = folder.resolve()
+    if key in _HELD:
+        return folder
+    descriptor = os.open(key / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.read(descriptor, 200).decode(errors="replace").strip() or "another process"
+        os.close(descriptor)
+        raise OverthinkError(
+            f"{folder} is in use by {holder}: wait for it to finish, or give `overthink {stage}` another --output"
+        ) from None
+    os.ftruncate(descriptor, 0)
+    os.write(descriptor, f"`overthink {stage}` (pid {os.getpid()} on {socket.gethostname()})".encode())
+    _HELD[key] = descriptor
+    return folder
 
 
 def file_identity(path: str | Path) -> dict:

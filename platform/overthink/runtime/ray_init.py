@@ -10,6 +10,7 @@ import json
 import os
 from pathlib import Path
 
+from overthink.errors import OverthinkError
 from overthink.runtime.config import RayConfig
 
 JOB_CONFIG_ENV = "RAY_JOB_CONFIG_JSON_ENV_VAR"  # set by `ray job submit` for the driver
@@ -32,6 +33,34 @@ def submitted_code_env() -> dict:
     return {"py_modules": [str(Path(overthink.__file__).resolve().parent)]}
 
 
+REACH_TIMEOUT_S = 20.0
+
+
+def require_reachable(address: str, timeout_s: float = REACH_TIMEOUT_S) -> None:
+    """Fail in seconds, naming the address, where Ray itself would retry the head's GCS forever
+    (an unreachable `ray.address` used to hang the run and ignore nothing but kill -9)."""
+    import socket
+    import time
+
+    target = address.removeprefix("ray://")
+    host, _, port = target.rpartition(":")
+    if not host or not port.isdigit():
+        return  # "auto" and other forms Ray resolves itself
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            with socket.create_connection((host, int(port)), timeout=min(5.0, timeout_s)):
+                return
+        except OSError as err:
+            if time.monotonic() >= deadline:
+                raise OverthinkError(
+                    f"ray.address={address}: no Ray head answers there after {timeout_s:.0f} s "
+                    f"({err.strerror or err}); "
+                    "start the cluster (`ray up ray_cluster.yaml`) or fix the address (RAY_ADDRESS, ray.address)"
+                ) from None
+            time.sleep(1.0)
+
+
 def init_ray(config: RayConfig):
     """`address="local"` never attaches to a foreign instance by accident; RAY_ADDRESS (set by
     `ray job submit`) or ray.address joins a cluster."""
@@ -42,6 +71,7 @@ def init_ray(config: RayConfig):
     if ray.is_initialized():
         pass  # inside a Ray worker (a sweep trial) or a second stage in one process: Data settings still apply
     elif address:
+        require_reachable(address)
         ray.init(address=address, log_to_driver=True, runtime_env=submitted_code_env())
     else:
         ray.init(

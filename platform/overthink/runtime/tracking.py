@@ -21,6 +21,8 @@ from overthink.runtime.config import MlflowConfig
 LOCAL_DIR = Path("mlflow")
 PARENT_TAG = "mlflow.parentRunId"  # what the UI nests by (start_run(nested=True) sets the same)
 STAGE_TAG = "overthink.stage"
+OUTPUT_TAG = "overthink.output"
+OWNER_TAG = "overthink.owner"  # host:pid of the process that opened the run
 MODEL_DIR_TAG = "overthink.model_dir"
 CHAMPION_ALIAS = "champion"
 MAX_PARAMS, MAX_METRICS = 100, 1000  # MLflow's per-request limits of log_batch
@@ -155,10 +157,14 @@ def stage_run(
     parent_run_id: str | None = None,
     name: str | None = None,
     tags: dict | None = None,
+    output: str | Path | None = None,
 ) -> Iterator[StageRun | NoRun]:
     """Open a run for `stage` (nested under `parent_run_id` when given) and always close it:
     FINISHED, FAILED on an error, KILLED on Ctrl-C. `config.run_name` names a top-level run
-    only: the runs a composite nests get names of their own."""
+    only: the runs a composite nests get names of their own. With `output` (the stage's folder,
+    which the caller holds: runtime/outputs.claim_output_dir), a run of the same stage and folder
+    still RUNNING was left by a process that died without closing it (kill -9, a lost node): it is
+    closed as KILLED and linked to this one, so the UI shows one truthful history."""
     if not config.enabled:
         yield NoRun()
         return
@@ -168,10 +174,18 @@ def stage_run(
     client = MlflowClient(uri)
     experiment_id = ensure_experiment(client, config.experiment, uri)
     run_name = name or (None if parent_run_id else config.run_name) or f"{stage}-{datetime.now():%Y%m%d-%H%M%S}"
-    all_tags = {STAGE_TAG: stage, **(tags or {}), **({PARENT_TAG: parent_run_id} if parent_run_id else {})}
+    all_tags = {
+        STAGE_TAG: stage,
+        OWNER_TAG: owner(),
+        **(tags or {}),
+        **({PARENT_TAG: parent_run_id} if parent_run_id else {}),
+        **({OUTPUT_TAG: str(Path(output).resolve())} if output else {}),
+    }
     run = StageRun(
         client, client.create_run(experiment_id, run_name=run_name, tags=all_tags).info.run_id, experiment_id, uri
     )
+    if output:
+        close_stale_runs(client, experiment_id, stage, all_tags[OUTPUT_TAG], run.id)
     try:
         yield run
     except KeyboardInterrupt:
@@ -185,6 +199,26 @@ def stage_run(
         print(f"MLflow run {run.id} ({run_name}) in experiment '{config.experiment}' at {uri}")
         if ui_command(config):
             print(f"Open the UI: {ui_command(config)}")
+
+
+def owner() -> str:
+    import socket
+
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def close_stale_runs(client, experiment_id: str, stage: str, output: str, current: str) -> None:
+    stale = client.search_runs(
+        [experiment_id],
+        f"tags.`{STAGE_TAG}` = '{stage}' and tags.`{OUTPUT_TAG}` = '{output}' and attributes.status = 'RUNNING'",
+    )
+    for run in stale:
+        host = run.data.tags.get(OWNER_TAG, "").split(":")[0]
+        if run.info.run_id == current or host not in ("", owner().split(":")[0]):
+            continue  # a run on another machine: its folder only shares the name
+        client.set_tag(run.info.run_id, "overthink.superseded_by", current)
+        client.set_terminated(run.info.run_id, "KILLED")
+        client.set_tag(current, "overthink.resumes", run.info.run_id)
 
 
 def training_run_of(model_dir: str, config: MlflowConfig) -> str | None:

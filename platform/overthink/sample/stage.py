@@ -19,7 +19,7 @@ from overthink.config import content_hash
 from overthink.errors import ConfigError, InputError, OverthinkError
 from overthink.runtime.files import atomic_write_table, atomic_write_text, root_message
 from overthink.runtime.models import resolve_model
-from overthink.runtime.outputs import require_output_dir
+from overthink.runtime.outputs import claim_output_dir, require_output_dir
 from overthink.sample.config import SampleConfig
 from overthink.sample.requests import ENGINE_COLUMNS, SAMPLES, chat_prompt, expand
 
@@ -94,6 +94,7 @@ def run_sample(config: SampleConfig, parent_run_id: str | None = None) -> Sample
         tokenizer = AutoTokenizer.from_pretrained(model_path)
     except Exception as err:
         raise ConfigError(f"model {config.model!r}: cannot load its tokenizer for the chat template: {err}") from None
+    claim_output_dir(out, "sample")
     parts = out / ".parts" / fingerprint(config, model_name, problems)
     parts.mkdir(parents=True, exist_ok=True)
     done = finished_keys(parts)
@@ -159,7 +160,8 @@ def log_to_mlflow(
 ) -> str | None:
     from overthink.runtime.tracking import stage_run
 
-    with stage_run(config.mlflow, "sample", parent_run_id, tags={"overthink.model": model_name}) as run:
+    tags = {"overthink.model": model_name}
+    with stage_run(config.mlflow, "sample", parent_run_id, tags=tags, output=out) as run:
         run.log_params(config.model_dump(mode="json"))
         run.log_metrics(metrics)
         run.log_artifact(out / "sample_responses.md")

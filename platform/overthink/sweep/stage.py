@@ -13,7 +13,7 @@ from pathlib import Path
 
 from overthink.errors import ConfigError, OverthinkError
 from overthink.runtime.files import atomic_write_text, read_parquet, root_message
-from overthink.runtime.outputs import require_output_dir
+from overthink.runtime.outputs import claim_output_dir, require_output_dir
 from overthink.sweep.config import SweepConfig
 from overthink.sweep.report import pareto_plot, summary_markdown
 from overthink.sweep.select import champion, pareto_front
@@ -217,10 +217,10 @@ def run_sweep(config: SweepConfig, parent_run_id: str | None = None) -> SweepRes
     config = resolved(config)
     check_space(config)
     out = Path(config.output_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    claim_output_dir(out, "sweep")
     init_ray(config.ray)
     check_resources(config)
-    with stage_run(config.mlflow, "sweep", parent_run_id) as run:
+    with stage_run(config.mlflow, "sweep", parent_run_id, output=out) as run:
         run.log_params(
             {
                 "space": json.dumps(config.search.space),

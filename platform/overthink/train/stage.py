@@ -17,7 +17,7 @@ from overthink.config import content_hash
 from overthink.errors import ConfigError, OverthinkError
 from overthink.runtime.files import atomic_write_text, root_message
 from overthink.runtime.models import resolve_model
-from overthink.runtime.outputs import DoneMarker, file_identity, require_output_dir
+from overthink.runtime.outputs import DoneMarker, claim_output_dir, file_identity, require_output_dir
 from overthink.train.config import TrainConfig
 from overthink.train.core import deepspeed_config, load_pairs, pairs_file
 from overthink.train.losses import LOSSES, training_rows, trl_arguments
@@ -99,7 +99,7 @@ def run_train(config: TrainConfig, parent_run_id: str | None = None) -> TrainRes
         return TrainResult(
             out, out / MODEL_DIR, json.loads((out / SUMMARY_FILE).read_text()), record.get("run_id"), True
         )
-    out.mkdir(parents=True, exist_ok=True)
+    claim_output_dir(out, "train")
     done.clear()
     # The same name resumes an interrupted Ray Train run from its last checkpoint; force starts afresh.
     run_name = f"train-{fingerprint}" + (f"-{int(time.time())}" if config.force else "")
@@ -107,7 +107,7 @@ def run_train(config: TrainConfig, parent_run_id: str | None = None) -> TrainRes
     from overthink.runtime.tracking import MODEL_DIR_TAG, stage_run
 
     tags = {"overthink.fingerprint": fingerprint, "overthink.loss": config.loss}
-    with stage_run(config.mlflow, "train", parent_run_id, tags=tags) as run:
+    with stage_run(config.mlflow, "train", parent_run_id, tags=tags, output=out) as run:
         run.log_params(
             {**config.model_dump(mode="json"), "pairs_used": len(rows), "trl.class": LOSSES.get(config.loss).trl_config}
         )
