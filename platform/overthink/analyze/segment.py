@@ -26,18 +26,23 @@ if TYPE_CHECKING:
 
 # What makes a paragraph a new attempt is what its opening sentence is about, matched anywhere in
 # that sentence (concepts, not opening phrases): going over the work again (re- verbs, "once
-# more", "from the top"), checking it (check, verify, sanity, make sure, plug back, estimate),
-# taking another route (alternatively, instead, the other way/end, backwards), or catching oneself
-# ("Wait", "Hmm"). After a firm answer any of them opens a round. After a plain value only going
-# over it or checking it does: long chains of thought try another route, or say "Wait", on their
-# way to a first answer all the time, while a wrong plain result is what gets redone or checked.
+# more", "from the top"), checking it (verify, sanity, make sure, estimate), noticing something is
+# off (disagree, mistake, "can't be right"), taking another route (alternatively, instead, the
+# other way/end, a "With fractions:" header), or catching oneself ("Wait", "Hmm"). After a firm
+# answer any of them opens a round. After a plain value only going over it, checking it or
+# noticing an error does: long chains of thought try another route, plug values in or say "Wait"
+# on their way to a first answer all the time, while a wrong plain result is what gets redone.
 _RECHECK = re.compile(
     r"\b(?:re-?(?:do|doing|did|done|comput|check|count|calculat|work|visit|consider|deriv|run|trac|read|"
     r"examin|evaluat|solv|try|tries|verif|add|assess|think|tally|sum|start|attempt|confirm)\w*|"
     r"(?:start\w*|do\w*|go\w*|work\w*|all) (?:over|again)|once more|one more time|anew|afresh|"
     r"second (?:look|pass|time|opinion)|sanity|double[- ]?check\w*|"
     r"verif\w*|confirm\w*|cross[- ]?check\w*|make sure|be (?:sure|safe|thorough|certain)|"
-    r"plug\w* (?:\w+ )?back|estimat\w*|ballpark|from (?:scratch|the top|the start|the beginning))\b",
+    r"as a (?:check|test)|estimat\w*|ballpark|"
+    r"from (?:scratch|the top|the start|the beginning)|"
+    # noticing that something is wrong: what sends a plain (wrong) result back to be redone
+    r"disagree\w*|(?:don't|do not|doesn't|does not) (?:agree|match)|mismatch\w*|inconsistent|contradict\w*|"
+    r"mistake|error|slip|wrong|(?:is|are|was|were) off|(?:can't|cannot|couldn't) be (?:right|correct))\b",
     re.IGNORECASE,
 )
 _OTHER_ROUTE = re.compile(
@@ -46,7 +51,24 @@ _OTHER_ROUTE = re.compile(
     re.IGNORECASE,
 )
 _INTERJECTION = re.compile(r"^\W*(?:but\s+)?(?:wait|hmm+|hold on|hang on|oops|actually|however)\b", re.IGNORECASE)
+# "With fractions:", "Thinking of it in parts:": a short wordy header naming how the work goes on
+_METHOD_HEADER = re.compile(r"^[^\d=]{3,80}:\s*$")
 _FIRST_SENTENCE = re.compile(r"^.*?(?:[.!?:](?=\s)|\n|$)", re.DOTALL)
+
+
+# A correction names what went wrong ("miscalculated", "a botched borrow", "not 62", "I dropped a ten").
+_CORRECTION = re.compile(
+    r"\b(?:mis(?:calculat|count|read|plac|comput|add|multipl|took|tak)\w*|botch\w*|dropped|forgot\w*|"
+    r"overlook\w*|(?:should|must) (?:be|have been|become)|not \$?-?\d[\d.,/]*\b(?!\s*(?:%|percent)))",
+    re.IGNORECASE,
+)
+
+
+def corrects_itself(paragraph: str) -> bool:
+    """Catches a slip: opens by catching itself ("Hmm,", "Wait —") and says what went wrong."""
+    return bool(
+        _INTERJECTION.match(paragraph.strip()) and (_CORRECTION.search(paragraph) or _RECHECK.search(paragraph))
+    )
 
 
 def opens_new_attempt(paragraph: str, after_answer: bool) -> bool:
@@ -58,7 +80,9 @@ def opens_new_attempt(paragraph: str, after_answer: bool) -> bool:
     sentence = first.group(0)
     if _RECHECK.search(sentence):
         return True
-    return after_answer and bool(_OTHER_ROUTE.search(sentence) or _INTERJECTION.match(sentence))
+    return after_answer and bool(
+        _OTHER_ROUTE.search(sentence) or _INTERJECTION.match(sentence) or _METHOD_HEADER.match(sentence)
+    )
 
 
 @dataclass(frozen=True)
@@ -159,7 +183,7 @@ def ending_value(sentence: str) -> str | None:
     if _ARRIVAL.search(text) is None and _AROUND.search(text[: found.start()]):
         return None  # a value placed ("at 3.6 units per unit time", "near 45"), not arrived at
     before = text[: found.start()].split()[-1:]
-    if before and re.fullmatch(r"(?:plus|minus|times|by|over|and|or|[-+*/×÷^=<>(]|\\\w+)", before[0], re.I):
+    if before and re.fullmatch(r"(?:plus|minus|times|by|over|and|or|[-+*/×÷^<>(]|\\\w+)", before[0], re.I):
         return None  # an operand ("3 plus 4."), not a result
     value = found.group("value")
     value = _NUMBER_WORDS.get(value.lower(), None) or clean_value(value)
@@ -209,8 +233,17 @@ def split_rules(
             repeats = (result is not None and same_answer(result.value, reached.value)) or mentions(
                 paragraph, reached.value
             )
-            fresh_work = not repeats and bool(_WORK.search(paragraph))
-            if opens_new_attempt(paragraph, reached.firm) or (reached.firm and fresh_work):
+            works = bool(_WORK.search(paragraph)) and not (result and _only_states(paragraph, result.value))
+            # after a firm answer, work that arrives at a result again is another solution, even
+            # (above all) when it arrives at the same answer; work that arrives nowhere yet and
+            # does not build on the answer starts one too
+            rederives = works and result is not None
+            fresh_work = works and not repeats
+            if (
+                opens_new_attempt(paragraph, reached.firm)
+                or (reached.firm and (rederives or fresh_work))
+                or corrects_itself(paragraph)
+            ):
                 current = _Round(para_start)
                 rounds.append(current)
         if _WORK.search(paragraph) and not (result and _only_states(paragraph, result.value)):
