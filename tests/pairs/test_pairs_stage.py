@@ -46,6 +46,9 @@ def test_on_ray_matches_in_process_and_logs_one_mlflow_run(analyzed, tmp_path):
     assert run.data.params["strategies"].startswith("['shortest'") or "shortest" in run.data.params["strategies"]
     artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(on_ray.run_id)}
     assert {"summary.json", "pairs_summary.md", "data"} <= artifacts
+    (used,) = run.inputs.dataset_inputs  # the UI's Dataset column: what these pairs were made from
+    assert used.dataset.name == analyzed.name and len(used.dataset.digest) == 8
+    assert [(t.key, t.value) for t in used.tags] == [("mlflow.data.context", "analyzed")]
 
 
 def test_rerun_reuses_and_changed_config_recomputes(analyzed, tmp_path):

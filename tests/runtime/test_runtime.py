@@ -148,6 +148,10 @@ def test_stage_runs_always_close_and_nest(mlflow_store):
         and nested.data.metrics["m"] == 2.0
     )
     assert runs["broken"].info.status == "FAILED" and runs["stopped"].info.status == "KILLED"
+    from mlflow import MlflowClient
+
+    experiment = MlflowClient(mlflow_store).get_experiment_by_name("runtime-test")
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"  # the UI's model-training view
 
 
 def test_disabled_tracking_is_a_silent_stand_in():

@@ -143,14 +143,20 @@ def run_analyze(config: AnalyzeConfig, use_ray: bool = True, parent_run_id: str 
     atomic_write_text(report / "config.yaml", config.to_yaml())
     if config.report.plots:
         write_plots(rows, metrics, report / "plots")
-    run_id = log_to_mlflow(config, metrics, out, fingerprint, parent_run_id)
+    inputs = [f["path"] for f in input_summary["files"]]
+    run_id = log_to_mlflow(config, metrics, out, fingerprint, parent_run_id, inputs)
     done.write(fingerprint, run_id, rows=len(rows))
     shutil.rmtree(out / ".parts", ignore_errors=True)
     return AnalyzeResult(out, metrics, markdown, run_id, False)
 
 
 def log_to_mlflow(
-    config: AnalyzeConfig, metrics: dict, out: Path, fingerprint: str, parent_run_id: str | None
+    config: AnalyzeConfig,
+    metrics: dict,
+    out: Path,
+    fingerprint: str,
+    parent_run_id: str | None,
+    inputs: list[str] = (),
 ) -> str | None:
     from overthink.runtime.metric_names import summary_metrics
     from overthink.runtime.tracking import stage_run
@@ -158,6 +164,7 @@ def log_to_mlflow(
     tags = {"overthink.fingerprint": fingerprint}
     with stage_run(config.mlflow, "analyze", parent_run_id, tags=tags, output=out) as run:
         run.log_params(config.model_dump(mode="json"))
+        run.log_input_files(inputs, "responses")
         run.log_metrics(summary_metrics(metrics))
         run.log_artifact(out / METRICS_FILE)
         run.log_artifacts(out / "report", artifact_path="report")

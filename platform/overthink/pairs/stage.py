@@ -206,7 +206,7 @@ def run_pairs(config: PairsConfig, use_ray: bool = True, parent_run_id: str | No
     atomic_write_table(out / PAIRS_FILE, table)
     atomic_write_text(out / SUMMARY_FILE, json.dumps(summary, indent=2))
     atomic_write_text(out / "config.yaml", config.to_yaml())
-    run_id = log_to_mlflow(config, summary, out, fingerprint, parent_run_id)
+    run_id = log_to_mlflow(config, summary, out, fingerprint, parent_run_id, files)
     done.write(fingerprint, run_id, pairs=table.num_rows)
     return PairsResult(out, summary, run_id, False)
 
@@ -247,13 +247,14 @@ def summary_markdown(summary: dict) -> str:
 
 
 def log_to_mlflow(
-    config: PairsConfig, summary: dict, out: Path, fingerprint: str, parent_run_id: str | None
+    config: PairsConfig, summary: dict, out: Path, fingerprint: str, parent_run_id: str | None, inputs: list[str] = ()
 ) -> str | None:
     from overthink.runtime.tracking import stage_run
 
     tags = {"overthink.fingerprint": fingerprint}
     with stage_run(config.mlflow, "pairs", parent_run_id, tags=tags, output=out) as run:
         run.log_params(config.model_dump(mode="json"))
+        run.log_input_files(inputs, "analyzed")
         metrics = {"problems": summary["problems"], "pairs": summary["pairs"]}
         for strategy, values in summary["by_strategy"].items():
             metrics.update({f"{strategy}.{k}": v for k, v in values.items() if v is not None})

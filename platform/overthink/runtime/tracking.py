@@ -72,14 +72,22 @@ def pinned(config: MlflowConfig) -> MlflowConfig:
     return config.model_copy(update={"tracking_uri": tracking_uri(config)}) if config.enabled else config
 
 
+# The UI opens an experiment in the view its kind names; without the tag MLflow 3 guesses, and
+# lands on the GenAI overview (traces, prompts) for runs that train and evaluate models.
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+MODEL_DEVELOPMENT = "custom_model_development"
+
+
 def ensure_experiment(client, name: str, uri: str) -> str:
     experiment = client.get_experiment_by_name(name)
     if experiment is not None:
+        if EXPERIMENT_KIND_TAG not in experiment.tags:  # one made by hand or by an older overthink
+            client.set_experiment_tag(experiment.experiment_id, EXPERIMENT_KIND_TAG, MODEL_DEVELOPMENT)
         return experiment.experiment_id
     artifacts = None
     if uri.startswith("sqlite:///"):  # keep artifacts beside the database, not in the cwd
         artifacts = (Path(uri.removeprefix("sqlite:///")).parent / "artifacts").resolve().as_uri()
-    return client.create_experiment(name, artifact_location=artifacts)
+    return client.create_experiment(name, artifact_location=artifacts, tags={EXPERIMENT_KIND_TAG: MODEL_DEVELOPMENT})
 
 
 def flatten_params(data: dict, prefix: str = "") -> dict[str, str]:
@@ -122,6 +130,29 @@ class StageRun:
 
     def log_text(self, text: str, artifact_file: str) -> None:
         self.client.log_text(self.id, text, artifact_file)
+
+    def log_input_files(self, paths, context: str) -> None:
+        """Files this stage read, as MLflow dataset inputs (the UI's Dataset column and lineage):
+        named by file, with a digest of path, size and modification time (which change whenever
+        a stage rewrites the file; the content itself is not read again)."""
+        import warnings
+
+        from mlflow.data.dataset_source_registry import resolve_dataset_source
+        from mlflow.data.meta_dataset import MetaDataset
+        from mlflow.entities import DatasetInput, InputTag
+
+        from overthink.config import content_hash
+        from overthink.runtime.outputs import file_identity
+
+        inputs = []
+        for path in paths:
+            with warnings.catch_warnings():  # "can be interpreted in multiple ways": both are local files
+                warnings.simplefilter("ignore", UserWarning)
+                source = resolve_dataset_source(str(Path(path).resolve()))
+            dataset = MetaDataset(source, name=Path(path).name, digest=content_hash(file_identity(path))[:8])
+            inputs.append(DatasetInput(dataset._to_mlflow_entity(), [InputTag("mlflow.data.context", context)]))
+        if inputs:
+            self.client.log_inputs(self.id, datasets=inputs)
 
     def set_tags(self, tags: dict) -> None:
         for key, value in tags.items():

@@ -111,6 +111,7 @@ def run_train(config: TrainConfig, parent_run_id: str | None = None) -> TrainRes
         run.log_params(
             {**config.model_dump(mode="json"), "pairs_used": len(rows), "trl.class": LOSSES.get(config.loss).trl_config}
         )
+        run.log_input_files([pairs_file(config)], "pairs")
         run.log_metrics({f"data.{k}": v for k, v in lengths.items()})
         result = fit(config, rows, deepspeed, run_name, run.id, run.uri)
         with result.checkpoint.as_directory() as folder:
