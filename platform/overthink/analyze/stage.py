@@ -20,6 +20,7 @@ from overthink.analyze.aggregate import summarize_all
 from overthink.analyze.config import AnalyzeConfig
 from overthink.analyze.records import Shard, plan_shards
 from overthink.analyze.report import table_csv, table_markdown, write_plots
+from overthink.analyze.responses_page import pick_sample, render_responses_page
 from overthink.analyze.schema import ANALYZED, SCHEMA_VERSION
 from overthink.config import content_hash
 from overthink.errors import OverthinkError
@@ -28,6 +29,7 @@ from overthink.runtime.outputs import DoneMarker, claim_output_dir, require_outp
 
 ANALYZED_FILE = "analyzed.parquet"
 METRICS_FILE = "metrics.json"
+RESPONSES_PAGE = "responses.html"
 
 
 @dataclass
@@ -82,6 +84,19 @@ def consolidate(parts: Path, shards: list[Shard], target: Path) -> pa.Table:
             writer.write_table(pq.read_table(part_path(parts, shard), schema=ANALYZED))
     os.replace(tmp, target)
     return pq.read_table(target, columns=[c for c in ANALYZED.names if c not in ("response", "problem")])
+
+
+def write_responses_page(analyzed: Path, rows: list[dict], title: str, report: Path) -> None:
+    """report/responses.html; `rows` lack the problem and response texts (`consolidate` keeps them
+    out of memory), so they are read back for the sampled rows alone, a batch at a time."""
+    picked = pick_sample(rows)
+    texts, first = {}, 0
+    for batch in pq.ParquetFile(analyzed).iter_batches(columns=["problem", "response"]):
+        inside = [i for i in picked if first <= i < first + batch.num_rows]
+        texts.update(zip(inside, batch.take([i - first for i in inside]).to_pylist()))
+        first += batch.num_rows
+    complete = [{**row, **texts[i]} if i in texts else row for i, row in enumerate(rows)]
+    atomic_write_text(report / RESPONSES_PAGE, render_responses_page(complete, title))
 
 
 # Keys that change how the work is spread or recorded, not what it computes.
@@ -143,6 +158,7 @@ def run_analyze(config: AnalyzeConfig, use_ray: bool = True, parent_run_id: str 
     atomic_write_text(report / "config.yaml", config.to_yaml())
     if config.report.plots:
         write_plots(rows, metrics, report / "plots")
+    write_responses_page(out / ANALYZED_FILE, rows, f"{config.name}: responses and their solutions", report)
     inputs = [f["path"] for f in input_summary["files"]]
     run_id = log_to_mlflow(config, metrics, out, fingerprint, parent_run_id, inputs)
     done.write(fingerprint, run_id, rows=len(rows))

@@ -3,10 +3,11 @@ that the pipeline wires into every stage it runs."""
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from overthink.analyze.config import AnalyzeSettings
 from overthink.config import Settings, wiring_of
+from overthink.errors import ConfigError
 from overthink.evaluate.config import EvaluateSettings
 from overthink.pairs.config import PairsSettings
 from overthink.runtime.config import Runtime
@@ -34,6 +35,16 @@ class PipelineSettings(Settings):
     register_as: str | None = Field(
         "overthink", description="MLflow registered model for the result (alias `champion`); null = do not register."
     )
+
+    @field_validator("sweep", mode="wrap")
+    @classmethod
+    def _name_keys_as_written(cls, value, handler):
+        """The search config calls its space `search.space` (its place in `overthink sweep`); here
+        the user wrote `sweep.space`, so that is the key an error names."""
+        try:
+            return handler(value)
+        except ConfigError as err:
+            raise ConfigError(str(err).replace("search.space", "sweep.space")) from None
 
 
 class PipelineConfig(Runtime, PipelineSettings):

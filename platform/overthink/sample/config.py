@@ -55,6 +55,12 @@ class EngineConfig(Section):
     max_model_len: int | None = Field(None, ge=1, description="vLLM context length; null = the model's.")
     enforce_eager: bool = Field(True, description="vLLM: skip graph capture (fast start; right on CPU).")
     batch_size: int = Field(64, ge=1, description="Requests per engine call.")
+    max_restarts: int = Field(
+        3,
+        ge=0,
+        description="Times an engine actor is restarted after it or its vLLM engine process dies (out-of-memory "
+        "kill, crash); its unfinished blocks run again on the new one. Beyond this the stage fails.",
+    )
     chunked_prefill: bool | None = Field(
         None,
         description="vLLM chunked prefill; null = on with GPUs, off on CPU (a chunked prefill rewinds a "

@@ -7,6 +7,9 @@
 from __future__ import annotations
 
 import os
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from overthink.policy.config import PolicyConfig
@@ -116,6 +119,43 @@ class VLLMEngine:
             )
             for o in drive_batch(requests, execute)
         ]
+
+
+def watch_engine_processes(on_death: Callable[[int], None], poll_s: float = 1.0) -> int:
+    """Call `on_death(pid)` from a daemon thread once a vLLM process below this one dies.
+
+    vLLM runs its engine core (and tensor-parallel workers) in child processes; when one is killed
+    (out of memory, crash) a blocked `LLM.generate` waits forever instead of raising. Returns how
+    many processes are watched (0: an in-process engine, nothing to watch)."""
+    import psutil
+
+    watched = [p for p in psutil.Process().children(recursive=True) if _is_vllm_process(p)]
+
+    def dead(process) -> bool:
+        try:
+            return process.status() == psutil.STATUS_ZOMBIE
+        except psutil.NoSuchProcess:
+            return True
+
+    def watch() -> None:
+        while True:
+            for process in watched:
+                if dead(process):
+                    on_death(process.pid)
+                    return
+            time.sleep(poll_s)
+
+    if watched:
+        threading.Thread(target=watch, name="vllm-engine-watch", daemon=True).start()
+    return len(watched)
+
+
+def _is_vllm_process(process) -> bool:
+    """vLLM titles its processes VLLM::EngineCore, VLLM::Worker_TP0, ..."""
+    try:
+        return process.name().startswith("VLLM::") or "VLLM::" in " ".join(process.cmdline())
+    except Exception:  # gone already, or not ours to read
+        return False
 
 
 class TransformersEngine:

@@ -22,13 +22,14 @@ class EngineActor:
         import ray
 
         from overthink.runtime.models import require_on_this_node
-        from overthink.sample.engines import make_engine
+        from overthink.sample.engines import make_engine, watch_engine_processes
 
         started = time.perf_counter()
         self.config = SampleConfig.model_validate_json(config_json)
         if self.config.engine.backend != "openai":
             require_on_this_node(model_path)
         self.engine = make_engine(self.config.engine, model_path, self.config.policy)
+        watch_engine_processes(exit_for_restart)
         self.model_name = model_name
         context = ray.get_runtime_context()
         self.replica = (context.get_actor_id() or "driver")[:12]
@@ -45,6 +46,17 @@ class EngineActor:
         return add_generations(
             batch, generations, self.model_name, self.replica, self.node, self.startup_s, self.ready_at
         )
+
+
+def exit_for_restart(pid: int) -> None:
+    """The engine under this actor is gone: end the actor's process, so Ray starts a new one
+    (up to engine.max_restarts) and hands it this actor's unfinished blocks."""
+    import os
+    import sys
+
+    message = f"overthink: vLLM engine process {pid} died; ending its engine actor for Ray to replace"
+    print(message, file=sys.stderr, flush=True)
+    os._exit(1)
 
 
 @dataclass(frozen=True)
@@ -105,6 +117,7 @@ def generate_on_ray(config: SampleConfig, requests: pa.Table, model_path: str, m
         batch_size=min(config.engine.batch_size, size),
         batch_format="pyarrow",
         compute=ray.data.ActorPoolStrategy(size=placement.engines),
+        max_restarts=config.engine.max_restarts,  # Ray Data then retries a dead actor's blocks on its successor
         **placement.resources,
     )
     yield from generated.iter_batches(batch_size=None, batch_format="pyarrow")

@@ -82,6 +82,27 @@ def consolidate(parts: Path, problems, n: int, target: Path) -> pa.Table:
     return table
 
 
+def worker_failure(err: BaseException, config: SampleConfig) -> str:
+    """One line for a failed Ray worker; an engine actor that died once too often says so (Ray's
+    own text for a dead actor is a paragraph about OOM killers and resource isolation)."""
+    from ray.exceptions import ActorDiedError
+
+    if any(isinstance(e, ActorDiedError) for e in _chain(err)):
+        return (
+            f"an engine actor died more than engine.max_restarts={config.engine.max_restarts} times "
+            "(its vLLM engine process or the actor itself was killed: out of memory, or a crash)"
+        )
+    return root_message(err)
+
+
+def _chain(err: BaseException | None):
+    seen = set()
+    while err is not None and id(err) not in seen:
+        seen.add(id(err))
+        yield err
+        err = getattr(err, "cause", None) or err.__cause__ or err.__context__
+
+
 def run_sample(config: SampleConfig, parent_run_id: str | None = None) -> SampleResult:
     from tqdm.auto import tqdm
     from transformers import AutoTokenizer
@@ -120,7 +141,7 @@ def run_sample(config: SampleConfig, parent_run_id: str | None = None) -> Sample
                     bar.update(batch.num_rows)
             except Exception as err:
                 raise OverthinkError(
-                    f"sampling failed in a Ray worker: {root_message(err)}\n"
+                    f"sampling failed in a Ray worker: {worker_failure(err, config)}\n"
                     f"Finished batches are kept in {parts}; run the same command again to resume."
                 ) from None
     wall = time.perf_counter() - started if requests else 0.0
