@@ -38,10 +38,10 @@ def baseline(args) -> dict:
     from overthink.sample.config import SampleConfig
     from overthink.sample.engines import VLLMEngine
     from overthink.sample.requests import chat_prompt, expand
-    from overthink.sample.stage import load_all_problems
+    from overthink.sample.stage import load_problem_sets
 
     config = load_config(SampleConfig, None, config_overrides(args, Path(tempfile.mkdtemp())))
-    problems = load_all_problems(config)
+    problems = [p for _, set_problems in load_problem_sets(config) for p in set_problems]
     path = resolve_model(config.model).path
     tokenizer = AutoTokenizer.from_pretrained(path)
     requests = expand(problems, lambda p: chat_prompt(tokenizer, p, config.prompt), args.n, config.sampling.seed)

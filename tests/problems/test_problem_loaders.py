@@ -209,3 +209,13 @@ def test_duplicate_ids_are_an_error(tmp_path):
     row = {"problem": "p", "answer": "1", "unique_id": "test/x/1.json"}
     with pytest.raises(InputError, match=r"problem_id 'test/x/1.json' appears twice \(problems 0 and 2\)"):
         load("math500", write_jsonl(tmp_path / "test.jsonl", [row, {**row, "unique_id": "y"}, row]))
+
+
+def test_problem_set_sources_for_lineage(tmp_path):
+    from overthink.problems.loaders import problem_set_source
+
+    assert (
+        problem_set_source(ProblemSetConfig(name="math500")) == "https://huggingface.co/datasets/HuggingFaceH4/MATH-500"
+    )
+    assert problem_set_source(ProblemSetConfig(name="local", path="p.jsonl")) == str(tmp_path / "p.jsonl")
+    assert problem_set_source(ProblemSetConfig(name="organism")).startswith("overthink.organism")

