@@ -4,7 +4,8 @@ thinking budgets, and with early exit; with --champion (a trained model folder o
 that model with and without early exit too. Prints accuracy and mean tokens per row, each row's
 change against the base row, and writes the experiment's accuracy-vs-tokens plot.
 
-  .venv/bin/python bench/policy_pareto.py [--problems 64] [--n 2] [--champion models:/overthink-organism@champion]
+  .venv/bin/python bench/policy_pareto.py [--problems 64] [--n 2] [--budgets 48 96]
+      [--champion models:/overthink-organism@champion] [--early-exit probe_at=paragraphs agree=2]
 """
 
 import argparse
@@ -13,24 +14,21 @@ import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-EARLY_EXIT = [
-    "sample.policy.kind=early_exit",
-    "sample.policy.early_exit.probe_at=paragraphs",
-    "sample.policy.early_exit.agree=2",
-]
+EARLY_EXIT = ["probe_at=paragraphs", "agree=2"]
 
 
 def rows(args) -> list[tuple[str, list[str]]]:
+    early_exit = ["sample.policy.kind=early_exit", *(f"sample.policy.early_exit.{s}" for s in args.early_exit)]
     base = [("base", ["model=organism"])]
     base += [
         (f"base + budget {b}", ["model=organism", "sample.policy.kind=budget", f"sample.policy.thinking_budget={b}"])
         for b in args.budgets
     ]
-    base += [("base + early exit", ["model=organism", *EARLY_EXIT])]
+    base += [("base + early exit", ["model=organism", *early_exit])]
     if args.champion:
         base += [
             ("champion", [f"model={args.champion}"]),
-            ("champion + early exit", [f"model={args.champion}", *EARLY_EXIT]),
+            ("champion + early exit", [f"model={args.champion}", *early_exit]),
         ]
     return base
 
@@ -41,6 +39,9 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=2)
     parser.add_argument("--budgets", type=int, nargs="*", default=[48, 96])
     parser.add_argument("--champion", default=None)
+    parser.add_argument(
+        "--early-exit", nargs="*", default=EARLY_EXIT, metavar="KEY=VALUE", help="policy.early_exit settings"
+    )
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     folder = Path(tempfile.mkdtemp(prefix="pareto-"))
