@@ -1,6 +1,8 @@
 """The real entry points as a user runs them: the `overthink` command (jobs submitted with `ray job
 submit` run on a two-node cluster in tests/cluster/test_two_nodes.py)."""
 
+from pathlib import Path
+
 import pytest
 
 from conftest import EXAMPLES
@@ -31,6 +33,14 @@ def test_quickstart_builds_samples_analyzes_and_prints_the_table(tmp_path):
     assert (tmp_path / "mlflow" / "mlflow.db").exists()  # local store inside the working directory
     assert (tmp_path / "qs" / "samples" / "samples.parquet").exists()
     assert (tmp_path / "qs" / "analysis" / "analyzed.parquet").exists()
+    # calm: the result and where it went; the libraries' chatter in the log named first
+    assert "Wrote " in result.stdout.splitlines()[-1]
+    assert "Traceback" not in result.stderr and "exited unexpectedly" not in result.stderr
+    log = result.stderr.splitlines()[0].removeprefix("log: ").split(" (")[0]
+    chatter = [
+        line for line in result.stderr.splitlines() if line.strip() and not line.startswith(("sample:", "analyze:"))
+    ]
+    assert Path(log).is_file() and len(chatter) == 1, chatter  # the log line; the rest is progress bars
 
 
 def test_analyze_command_on_the_bundled_examples(tmp_path):

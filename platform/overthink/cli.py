@@ -13,6 +13,7 @@ import yaml
 
 from overthink.config import field_at, help_table, load_config
 from overthink.errors import OverthinkError
+from overthink.runtime.logs import routed
 from overthink.stages import STAGES, Flag, StageSpec
 
 
@@ -59,12 +60,21 @@ def add_stage(sub, spec: StageSpec) -> None:
         action="store_true",
         help="Print the effective config (and every sub-stage's, for composites) as YAML and exit.",
     )
+    add_verbose(parser, argparse.SUPPRESS)  # after the stage too; SUPPRESS keeps a --verbose given before it
+
+
+VERBOSE_HELP = "Print the libraries' output (Ray, vLLM, MLflow...) here instead of in the run's log file."
+
+
+def add_verbose(parser: argparse.ArgumentParser, default) -> None:
+    parser.add_argument("--verbose", action="store_true", default=default, help=VERBOSE_HELP)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="overthink", description="Measure and cure overthinking in o1-like models, on Ray."
     )
+    add_verbose(parser, False)
     sub = parser.add_subparsers(dest="stage", required=True, metavar="STAGE")
     for spec in STAGES.values():
         add_stage(sub, spec)
@@ -101,16 +111,32 @@ def preflight(config) -> None:
         require_shared_store(config.mlflow, cluster_address(config.ray))
 
 
+def run_stage(spec: StageSpec, config, args: argparse.Namespace) -> None:
+    """Run the stage and print its result; then end the Ray it started, so nothing of Ray's
+    prints after the result and Ctrl-C leaves no instance behind."""
+    from overthink.runtime.ray_init import ray_running, stop_ray
+
+    ours = not ray_running()
+    try:
+        print(spec.runner()(config, **{option.dest: getattr(args, option.dest) for option in spec.options}), end="")
+        sys.stdout.flush()
+    finally:
+        if ours:
+            stop_ray()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     spec = STAGES[args.stage]
+    log = None
     try:
         config = config_from_args(spec, args)
         if args.print_config:
             print(effective_config(spec, config), end="")
             return 0
         preflight(config)
-        print(spec.runner()(config, **{option.dest: getattr(args, option.dest) for option in spec.options}), end="")
+        with routed(spec.name, getattr(config, "output_dir", None), args.verbose) as log:
+            run_stage(spec, config, args)
         return 0
     except OverthinkError as err:
         print(f"error: {err}", file=sys.stderr)
@@ -118,6 +144,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted: finished work is kept; run the same command again to resume.", file=sys.stderr)
         return 130
+    except Exception as err:  # a bug: one line here, the traceback in the log (with --verbose, here)
+        if log is None:
+            raise
+        print(f"error: {type(err).__name__}: {err} (traceback in {log})", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

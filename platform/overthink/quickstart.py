@@ -37,9 +37,9 @@ class QuickstartConfig(Runtime, SampleSettings):
 
 def cli(config: QuickstartConfig) -> str:
     from overthink.analyze.config import AnalyzeConfig, AnalyzeSettings
-    from overthink.analyze.stage import run_analyze
+    from overthink.analyze.stage import ANALYZED_FILE, run_analyze
     from overthink.sample.config import SampleConfig
-    from overthink.sample.stage import run_sample
+    from overthink.sample.stage import SAMPLES_FILE, run_sample
 
     out = Path(config.output_dir)
     wiring = {"ray": config.ray, "mlflow": config.mlflow}
@@ -54,4 +54,8 @@ def cli(config: QuickstartConfig) -> str:
             **wiring,
         )
     )
-    return analysis.table_markdown
+    return (
+        f"{analysis.table_markdown}\n"
+        f"Wrote {samples.output_dir / SAMPLES_FILE} and {analysis.output_dir / ANALYZED_FILE} "
+        f"(tables and plots in {analysis.output_dir / 'report'})\n"
+    )

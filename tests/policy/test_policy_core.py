@@ -16,9 +16,9 @@ START, END, EOS = 1, 2, 3
 MARKERS = Markers(think_start=(START,), think_end=(END,), close=(END, 9), probe=(END, 8))
 
 
-def scripted(thinking: int, answers: list[str]):
+def scripted(thinking: int, answers: list[str], confidence: float | None = None):
     """An engine whose model thinks `thinking` tokens, then closes and answers; a probe made after
-    k thinking tokens answers answers[min(k // 10, last)]."""
+    k thinking tokens answers answers[min(k // 10, last)], with `confidence` when given."""
 
     def execute(calls: list[tuple[int, Call]]) -> list[Reply]:
         replies = []
@@ -26,7 +26,7 @@ def scripted(thinking: int, answers: list[str]):
             if call.purpose == "probe":
                 generated = len(call.prompt) - 1 - len(MARKERS.probe)  # prompt is one token
                 answer = answers[min(generated // 10, len(answers) - 1)]
-                replies.append(Reply((7, 7), answer + "}", "boundary"))
+                replies.append(Reply((7, 7), answer + "}", "boundary", confidence))
                 continue
             done = call.prompt[1:]
             out = []
@@ -57,6 +57,17 @@ def test_early_exit_stops_when_probes_agree_and_closes_the_thinking():
     assert outcome.token_ids[20:22] == [END, 9] and outcome.token_ids[-1] == EOS
     assert thinking_tokens(outcome.token_ids, MARKERS.think_start, MARKERS.think_end) == 20
     assert outcome.probe_tokens == 4 and outcome.finish_reason == "stop"
+
+
+@pytest.mark.parametrize(("confidence", "stopped_at"), [(0.97, 10), (0.9, 20), (None, 20)])
+def test_a_confident_probe_exits_alone(confidence, stopped_at):
+    policy = PolicyConfig(kind="early_exit", early_exit={"probe_every": 10, "agree": 2, "confidence": 0.95})
+    [outcome] = drive_batch(
+        [run_policy(policy, (0,), 500, MARKERS)], scripted(thinking=200, answers=["1", "7", "7"], confidence=confidence)
+    )
+    # at or above the threshold the first probe ("7" after 10 tokens) ends the thinking; below it,
+    # or with no probabilities reported, two agreeing probes are needed as before
+    assert outcome.stopped_at == stopped_at
 
 
 def test_early_exit_lets_short_thinking_end_on_its_own_and_respects_max_tokens():

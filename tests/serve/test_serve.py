@@ -140,7 +140,7 @@ def test_thinking_budget_is_exact(client):
 
 
 def test_early_exit_cuts_thinking(client):
-    full, cut, stopped = 0, 0, 0
+    full, cut, stopped, confident = 0, 0, 0, 0
     for index in range(4):
         kwargs = {"model": MODEL, "messages": messages(index), "max_tokens": 500, "seed": 100 + index}
         plain = client.chat.completions.create(**kwargs).model_dump()
@@ -152,7 +152,12 @@ def test_early_exit_cuts_thinking(client):
         if "stopped_at_token" in policy:
             stopped += 1
             assert "\\boxed{" in early["choices"][0]["message"]["content"]
+        # DEER's rule: one probe whose answer the model gives with mean token probability >= 0.5 is enough
+        sure = client.chat.completions.create(**kwargs, extra_body={"early_exit": {"agree": 2, "confidence": 0.5}})
+        probes = sure.model_dump()["overthinking"]["policy"]
+        confident += "stopped_at_token" in probes and len(probes["probes"]) == 1
     assert stopped >= 2 and cut < 0.9 * full
+    assert confident >= 2
 
 
 @pytest.mark.parametrize(
@@ -216,7 +221,15 @@ def test_a_dead_engine_fails_in_flight_requests_and_the_replica_is_replaced(serv
     assert engine, [p.cmdline() for p in replica.children(recursive=True)]
 
     def long_request():
-        body = {"model": MODEL, "messages": messages(4), "max_tokens": 800, "stream": False}
+        # A probe after every 4 tokens that never settles: hundreds of engine calls in a row, so the
+        # request is still running when its engine dies (a plain one ends in well under a second).
+        body = {
+            "model": MODEL,
+            "messages": messages(4),
+            "max_tokens": 800,
+            "early_exit": {"probe_every": 4, "agree": 1000},
+            "stream": False,
+        }
         started = time.time()
         reply = httpx.post(server["base"] + "/v1/chat/completions", json=body, timeout=120)
         return reply.status_code, time.time() - started
@@ -227,7 +240,7 @@ def test_a_dead_engine_fails_in_flight_requests_and_the_replica_is_replaced(serv
         for process in engine:
             process.kill()  # as the kernel's out-of-memory killer would
         status, seconds = pending.result()
-    assert status in (500, 503) and seconds < 60  # fails cleanly, does not hang
+    assert status in (500, 503) and seconds < 60, (status, seconds)  # fails cleanly, does not hang
     deadline = time.time() + 300
     while time.time() < deadline:
         try:
@@ -257,6 +270,6 @@ def test_serve_run_in_mlflow_and_ctrl_c_stops_it(server):
     assert process.wait(90) == 0
     assert mlflow.get_run(runs[0].info.run_id).info.status == "FINISHED"
     shutdown = server["log"].read_text()[before:]
-    assert "Stopped serving organism." in shutdown and "Traceback" not in shutdown, shutdown[-3000:]
+    assert "Stopped serving organism;" in shutdown and "Traceback" not in shutdown, shutdown[-3000:]
     with pytest.raises(httpx.ConnectError):
         httpx.get(server["base"] + "/health", timeout=5)

@@ -21,6 +21,13 @@ class EarlyExitConfig(Section):
     )
     probe_every: int = Field(32, ge=1, description="probe_at=tokens: thinking tokens generated between two probes.")
     agree: int = Field(3, ge=2, description="Exit once this many consecutive probes give the same answer.")
+    confidence: float | None = Field(
+        None,
+        gt=0,
+        le=1,
+        description="Also exit at one probe whose answer tokens have at least this mean probability (DEER's "
+        "confidence, e.g. 0.95); null = agreement only.",
+    )
     min_thinking_tokens: int = Field(0, ge=0, description="Never exit before this many thinking tokens.")
     probe_text: str = Field(
         "\n</think>\n\nThe answer is \\boxed{",

@@ -56,6 +56,7 @@ class Reply:
     token_ids: tuple[int, ...]
     text: str
     finish_reason: str  # "stop" (end of sequence), "boundary" (the call's stop string) or "length"
+    confidence: float | None = None  # a probe's mean token probability, when the engine reports it
 
 
 @dataclass
@@ -98,6 +99,13 @@ def settled(answers: Sequence[str], agree: int) -> bool:
     """The last `agree` probed answers are non-empty and the same answer."""
     last = [a for a in answers[-agree:] if a]
     return len(answers) >= agree and len(last) == agree and all(same_answer(last[0], a) for a in last[1:])
+
+
+def confident(probe: Reply, settings) -> bool:
+    """DEER's exit: one probe whose answer the model gives with high probability."""
+    threshold = settings.confidence
+    answer = probe_answer(probe.text, settings.probe_stop)
+    return bool(answer) and threshold is not None and probe.confidence is not None and probe.confidence >= threshold
 
 
 def probe_answer(text: str, stop: str) -> str:
@@ -144,7 +152,7 @@ def run_policy(policy: PolicyConfig, prompt: Sequence[int], max_tokens: int, mar
         step += 1
         outcome.probe_tokens += len(probe.token_ids)
         outcome.probes.append((len(out), probe_answer(probe.text, settings.probe_stop)))
-        if settled([answer for _, answer in outcome.probes], settings.agree):
+        if settled([answer for _, answer in outcome.probes], settings.agree) or confident(probe, settings):
             outcome.stopped_at = len(out)
             out.extend(markers.close[: max_tokens - len(out)])
             if len(out) >= max_tokens:

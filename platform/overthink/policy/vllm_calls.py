@@ -30,6 +30,7 @@ def sampling_params(call: Call, temperature: float, top_p: float, seed: int | No
         include_stop_str_in_output=call.purpose == "output",  # a paragraph end stays in the response
         thinking_token_budget=call.thinking_budget,
         skip_special_tokens=True,
+        logprobs=0 if call.purpose == "probe" else None,  # the chosen tokens' own: a probe's confidence
         **extra,
     )
 
@@ -44,4 +45,16 @@ def reply_of(completion) -> Reply:
     reason = completion.finish_reason or "stop"
     if reason == "stop" and isinstance(completion.stop_reason, str):
         reason = "boundary"
-    return Reply(tuple(completion.token_ids), completion.text, "length" if reason == "length" else reason)
+    finish = "length" if reason == "length" else reason
+    return Reply(tuple(completion.token_ids), completion.text, finish, confidence_of(completion))
+
+
+def confidence_of(completion) -> float | None:
+    """Mean probability of the generated tokens (greedy: each the most likely), when vLLM returned
+    their log-probabilities."""
+    import math
+
+    if not completion.logprobs or not completion.token_ids:
+        return None
+    chosen = [step[token].logprob for token, step in zip(completion.token_ids, completion.logprobs)]
+    return sum(math.exp(logprob) for logprob in chosen) / len(chosen)

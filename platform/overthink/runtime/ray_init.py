@@ -8,6 +8,11 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from overthink.errors import OverthinkError
@@ -61,32 +66,80 @@ def require_reachable(address: str, timeout_s: float = REACH_TIMEOUT_S) -> None:
             time.sleep(1.0)
 
 
+@contextmanager
+def ctrl_c_held() -> Iterator[None]:
+    """Hold a Ctrl-C until ray.init returns, then raise it: one in the middle leaves a half-made
+    core worker (the process segfaults at exit) or Ray's agents running after the command ended.
+    A second Ctrl-C does not wait."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held = []
+
+    def hold(signum, frame):
+        if held:
+            raise KeyboardInterrupt
+        held.append(signum)
+        print("\nstopping once Ray has started (Ctrl-C again: now)", file=sys.stderr, flush=True)
+
+    previous = signal.signal(signal.SIGINT, hold)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous if previous is not None else signal.default_int_handler)
+    if held:
+        raise KeyboardInterrupt
+
+
 def init_ray(config: RayConfig):
     """`address="local"` never attaches to a foreign instance by accident; RAY_ADDRESS (set by
     `ray job submit`) or ray.address joins a cluster."""
     import ray
 
+    from overthink.runtime import logs
+
     os.environ.setdefault("RAY_TRAIN_ENABLE_PRINT_PATCH", "0")
     address = cluster_address(config)
+    logs.sweep_loggers()  # Ray's own console handler, set up when ray was imported
+    to_driver = logs.worker_output_to_driver()
     if ray.is_initialized():
         pass  # inside a Ray worker (a sweep trial) or a second stage in one process: Data settings still apply
     elif address:
         require_reachable(address)
-        ray.init(address=address, log_to_driver=True, runtime_env=submitted_code_env())
+        with ctrl_c_held():
+            ray.init(address=address, log_to_driver=to_driver, runtime_env=submitted_code_env())
     else:
-        ray.init(
-            address="local",
-            num_cpus=config.num_cpus or os.cpu_count(),
-            include_dashboard=False,
-            log_to_driver=True,
-            configure_logging=False,
-        )
+        with ctrl_c_held():
+            ray.init(
+                address="local",
+                num_cpus=config.num_cpus or os.cpu_count(),
+                include_dashboard=False,
+                log_to_driver=to_driver,
+                configure_logging=False,
+            )
+    logs.capture_worker_output()
     from ray.data import DataContext
+
+    logs.sweep_loggers()  # and Ray Data's
 
     context = DataContext.get_current()
     context.enable_progress_bars = False  # the stage draws its own bar
     context.execution_options.preserve_order = True
     return ray
+
+
+def ray_running() -> bool:
+    """Whether this process is connected to Ray (without importing it)."""
+    return "ray" in sys.modules and sys.modules["ray"].is_initialized()
+
+
+def stop_ray() -> None:
+    """Disconnect, and end a local instance this process started (what exit would do, but while
+    the command's output is still routed, so Ray's last words go to the log)."""
+    if ray_running():
+        import ray
+
+        ray.shutdown()
 
 
 def cluster_cpus() -> int:

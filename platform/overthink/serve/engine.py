@@ -82,7 +82,7 @@ class PolicyEngine:
         """Delta for each piece of response text (when streaming), then Finished."""
         from vllm.sampling_params import RequestOutputKind
 
-        from overthink.policy.vllm_calls import reply_of, sampling_params, tokens_prompt
+        from overthink.policy.vllm_calls import confidence_of, reply_of, sampling_params, tokens_prompt
 
         request = run_policy(policy, prompt, max_tokens, self.markers)
         call: Call = next(request)
@@ -97,18 +97,19 @@ class PolicyEngine:
             kind = RequestOutputKind.DELTA if stream and call.purpose == "output" else RequestOutputKind.FINAL_ONLY
             params = sampling_params(call, temperature, top_p, seed, output_kind=kind)
             tokens: list[int] = []
-            text, reason = "", "stop"
+            text, reason, confidence = "", "stop", None
             async for output in self.llm.generate(tokens_prompt(call), params, f"{request_id}-{call.step}"):
                 piece = output.outputs[0]
                 tokens.extend(piece.token_ids)
                 text += piece.text
-                reason = reply_of(piece).finish_reason if piece.finish_reason else reason
+                if piece.finish_reason:
+                    reason, confidence = reply_of(piece).finish_reason, confidence_of(piece)  # probes: one piece
                 if stream and call.purpose == "output" and piece.text:
                     yield Delta(piece.text)
             if call.purpose == "output":
                 sent += len(tokens)
             try:
-                call = request.send(Reply(tuple(tokens), text, reason))
+                call = request.send(Reply(tuple(tokens), text, reason, confidence))
             except StopIteration as done:
                 outcome: Outcome = done.value
                 if stream and outcome.token_ids[sent:]:

@@ -105,7 +105,8 @@ def cli(config: ServeConfig) -> str:
             )
         finally:
             serve.delete(config.app_name)
-    return f"Stopped serving {served.name}.\n"
+    tracked = f"; its MLflow run: {run.id}" if run.id else ""
+    return f"Stopped serving {served.name}{tracked}.\n"
 
 
 def _interrupt(signum, frame):

@@ -188,6 +188,7 @@ def run_tune(config: SweepConfig, base: dict, base_dir: str, parent_run_id: str 
             storage_path=str(Path(config.output_dir) / "tune"),
             failure_config=tune.FailureConfig(max_failures=0),
             stop=stopper,
+            verbose=0,  # Tune's status tables are print()s: the stage's own lines and MLflow say the same
         ),
     )
     try:
