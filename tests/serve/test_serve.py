@@ -182,14 +182,21 @@ def test_bad_requests_get_a_clear_4xx(server, body, status, names):
     assert names in reply.json()["error"]["message"]
 
 
+# A probe after every 4 tokens that never settles: a request becomes hundreds of engine calls in a row
+# and stays in flight for seconds (a plain one ends in well under a second, sometimes before the
+# test's next step on this busy machine).
+SLOW = {"early_exit": {"probe_every": 4, "agree": 1000}}
+
+
 @pytest.mark.xfail(
     strict=False,
-    reason="flaky here: some runs get 503 + Retry-After, others none at all with 16 simultaneous requests against "
-    "2 running + 2 queued; not understood yet (see the issue 13 note)",
+    reason="was flaky with plain requests (all 200 in 1 of 6 runs: likely 0.6 s requests ending while the 16 "
+    "still arrived on 2 busy cores); with SLOW requests 503 + Retry-After in every run so far, kept non-strict "
+    "until CI has shown it more often",
 )
 def test_overload_gets_503_with_retry_after(server):
-    # temperature 2: text that rarely ends, so each request holds its slot for up to 800 tokens
-    body = {"model": MODEL, "messages": messages(3), "max_tokens": 800, "temperature": 2.0}
+    # Slow requests (see SLOW): all 16 arrive while the first ones still hold their slots
+    body = {"model": MODEL, "messages": messages(3), "max_tokens": 200, **SLOW}
     start = threading.Barrier(16)
 
     def send(_):
@@ -221,15 +228,7 @@ def test_a_dead_engine_fails_in_flight_requests_and_the_replica_is_replaced(serv
     assert engine, [p.cmdline() for p in replica.children(recursive=True)]
 
     def long_request():
-        # A probe after every 4 tokens that never settles: hundreds of engine calls in a row, so the
-        # request is still running when its engine dies (a plain one ends in well under a second).
-        body = {
-            "model": MODEL,
-            "messages": messages(4),
-            "max_tokens": 800,
-            "early_exit": {"probe_every": 4, "agree": 1000},
-            "stream": False,
-        }
+        body = {"model": MODEL, "messages": messages(4), "max_tokens": 800, **SLOW, "stream": False}
         started = time.time()
         reply = httpx.post(server["base"] + "/v1/chat/completions", json=body, timeout=120)
         return reply.status_code, time.time() - started
