@@ -2,7 +2,9 @@
 concurrency 1, 8 and 32, first straight into the engine in this process (the baseline: the
 replica's PolicyEngine, no HTTP, no Ray), then over HTTP through `overthink serve` (Ray Serve
 proxy, FastAPI ingress, the same engine in a replica). Prints generated tokens per second,
-p50/p95 request latency and the Serve/direct throughput ratio. Default organism, vllm-cpu.
+p50/p95 request latency and the Serve/direct throughput ratio, then where the CPU went at each
+level (CPU seconds by process: engine core, Serve replica, proxy, Ray, the bench). Default
+organism, vllm-cpu.
 
   .venv/bin/python bench/serve_throughput.py [--concurrency 1 8 32] [--max-tokens 256]
 """
@@ -31,8 +33,50 @@ def workload(count: int) -> list[list[dict]]:
     return [[{"role": "system", "content": system}, {"role": "user", "content": p.problem}] for p in problems]
 
 
+def role_of(process) -> str:
+    """Who a process is, for the CPU account. On CPU vLLM runs its engine core (scheduler) and a
+    worker (the model, on OMP threads) as two processes below the front end."""
+    try:
+        text = " ".join(process.cmdline()) + " " + process.name()
+    except Exception:
+        return "other"
+    if process.pid == os.getpid():
+        return "bench (client; direct: also the engine front end)"
+    for marker, role in (
+        ("EngineCore", "vLLM engine core (scheduler)"),
+        ("VLLM::Worker", "vLLM worker (the model)"),
+        ("ServeReplica", "Serve replica (front end)"),
+        ("ProxyActor", "Serve proxy"),
+        ("ServeController", "Serve controller"),
+    ):
+        if marker in text:
+            return role
+    return "Ray (raylet, GCS, agents...)" if "ray" in text.lower() else "other"
+
+
+def cpu_seconds() -> dict[int, tuple[str, float]]:
+    import psutil
+
+    out = {}
+    for process in psutil.process_iter():
+        try:
+            times = process.cpu_times()
+            out[process.pid] = (role_of(process), times.user + times.system)
+        except Exception:
+            continue
+    return out
+
+
+def cpu_spent(before: dict, after: dict) -> dict[str, float]:
+    spent: dict[str, float] = {}
+    for pid, (role, seconds) in after.items():
+        spent[role] = spent.get(role, 0.0) + seconds - before.get(pid, (role, 0.0))[1]
+    return spent
+
+
 async def run_level(send, chats: list, concurrency: int) -> dict:
-    """All chats, at most `concurrency` in flight; tokens and per-request latency."""
+    """All chats, at most `concurrency` in flight; tokens, per-request latency and the CPU seconds
+    each kind of process spent meanwhile."""
     gate = asyncio.Semaphore(concurrency)
     latencies, tokens = [], []
 
@@ -42,11 +86,13 @@ async def run_level(send, chats: list, concurrency: int) -> dict:
             tokens.append(await send(chat, index))
             latencies.append(time.perf_counter() - started)
 
-    started = time.perf_counter()
+    started, before = time.perf_counter(), cpu_seconds()
     await asyncio.gather(*(one(i, chat) for i, chat in enumerate(chats)))
     wall = time.perf_counter() - started
     ordered = sorted(latencies)
     return {
+        "wall_s": wall,
+        "cpu_s": cpu_spent(before, cpu_seconds()),
         "tokens_per_s": sum(tokens) / wall,
         "p50_s": statistics.median(ordered),
         "p95_s": ordered[max(0, int(round(0.95 * len(ordered))) - 1)],
@@ -151,6 +197,12 @@ def main() -> None:
             f"{s['tokens_per_s']:>11.1f} {s['p50_s']:>6.2f} {s['p95_s']:>6.2f} | "
             f"{s['tokens_per_s'] / d['tokens_per_s']:.2f}x  (tokens {d['tokens']} vs {s['tokens']})"
         )
+    print("\nCPU seconds spent while each level ran (wall seconds in brackets), by process:")
+    for c in args.concurrency:
+        for label, level in (("direct", base[c]), ("serve", served[c])):
+            spent = sorted(((r, t) for r, t in level["cpu_s"].items() if t >= 0.05), key=lambda x: -x[1])
+            parts = ", ".join(f"{role} {seconds:.1f}" for role, seconds in spent)
+            print(f"  c={c} {label} [{level['wall_s']:.1f}]: {parts}")
 
 
 if __name__ == "__main__":

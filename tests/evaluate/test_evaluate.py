@@ -82,6 +82,16 @@ def test_comparison_interval_covers_a_real_gap_and_resamples_problems():
     assert tenfold["accuracy_change_ci95"][0] == pytest.approx(low, abs=0.06)
 
 
+def test_comparison_interval_is_paired_over_problems():
+    # 64 problems, half of them hard; the candidate differs from the baseline on one problem only.
+    base = [{"problem_id": f"p{i}", "dataset": "d", "correct": i % 2 == 0, "num_tokens": 100} for i in range(64)]
+    one_lost = [{**row, "correct": row["correct"] and row["problem_id"] != "p0"} for row in base]
+    result = compare(base, one_lost, resamples=2000)["by_dataset"]["d"]
+    low, high = result["accuracy_change_ci95"]
+    # drawn independently, the arms' luck with hard problems would spread the change over ±12 points
+    assert result["accuracy_change"] == pytest.approx(-1 / 64) and -0.06 < low <= -1 / 64 and high == 0.0
+
+
 def test_comparison_uses_only_the_problems_both_arms_evaluated():
     rows = lambda ids, correct, tokens: [  # noqa: E731
         {"problem_id": f"p{i}", "dataset": "d", "correct": correct, "num_tokens": tokens} for i in ids

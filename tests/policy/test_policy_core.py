@@ -16,9 +16,10 @@ START, END, EOS = 1, 2, 3
 MARKERS = Markers(think_start=(START,), think_end=(END,), close=(END, 9), probe=(END, 8))
 
 
-def scripted(thinking: int, answers: list[str], confidence: float | None = None):
+def scripted(thinking: int, answers: list[str], confidence: float | None = None, paragraphs: tuple[int, ...] = ()):
     """An engine whose model thinks `thinking` tokens, then closes and answers; a probe made after
-    k thinking tokens answers answers[min(k // 10, last)], with `confidence` when given."""
+    k thinking tokens answers answers[min(k // 10, last)], with `confidence` when given. A call
+    with a stop string ends at a paragraph end (after `paragraphs[i]` thinking tokens)."""
 
     def execute(calls: list[tuple[int, Call]]) -> list[Reply]:
         replies = []
@@ -36,7 +37,10 @@ def scripted(thinking: int, answers: list[str], confidence: float | None = None)
                     out.append(EOS)
                     break
                 out.append(END if position >= thinking else 5)
-            replies.append(Reply(tuple(out), "", "stop" if out[-1] == EOS else "length"))
+                if call.stop and position + 1 in paragraphs:
+                    break
+            finish = "stop" if out[-1] == EOS else "boundary" if len(done) + len(out) in paragraphs else "length"
+            replies.append(Reply(tuple(out), "", finish))
         return replies
 
     return execute
@@ -47,14 +51,19 @@ def test_settled_needs_k_equal_nonempty_answers():
     assert settled(["12", "12.0", "12"], 3) and not settled(["", ""], 2) and not settled(["5"], 2)
 
 
-def test_early_exit_stops_when_probes_agree_and_closes_the_thinking():
-    policy = PolicyConfig(kind="early_exit", early_exit={"probe_every": 10, "agree": 2})
+@pytest.mark.parametrize(
+    ("answer_from_probe", "ending"),
+    [(True, [*MARKERS.probe, 7, 7]), (False, list(MARKERS.close))],  # the settling probe's (7, 7), or close
+)
+def test_early_exit_stops_when_probes_agree_and_closes_the_thinking(answer_from_probe, ending):
+    settings = {"probe_every": 10, "agree": 2, "answer_from_probe": answer_from_probe}
+    policy = PolicyConfig(kind="early_exit", early_exit=settings)
     [outcome] = drive_batch(
         [run_policy(policy, (0,), 500, MARKERS)], scripted(thinking=200, answers=["1", "7", "7", "7"])
     )
     # probes after 10 ("7" from 10 tokens on), 20 -> two agreeing answers: stop at 20 thinking tokens
     assert outcome.stopped_at == 20 and [a for _, a in outcome.probes] == ["7", "7"]
-    assert outcome.token_ids[20:22] == [END, 9] and outcome.token_ids[-1] == EOS
+    assert outcome.token_ids[20 : 20 + len(ending)] == ending and outcome.token_ids[-1] == EOS
     assert thinking_tokens(outcome.token_ids, MARKERS.think_start, MARKERS.think_end) == 20
     assert outcome.probe_tokens == 4 and outcome.finish_reason == "stop"
 
@@ -68,6 +77,19 @@ def test_a_confident_probe_exits_alone(confidence, stopped_at):
     # at or above the threshold the first probe ("7" after 10 tokens) ends the thinking; below it,
     # or with no probabilities reported, two agreeing probes are needed as before
     assert outcome.stopped_at == stopped_at
+
+
+@pytest.mark.parametrize(("probe_at", "probed_at"), [("tokens", [10, 20]), ("paragraphs", [40, 80])])
+def test_where_probes_are_made(probe_at, probed_at):
+    policy = PolicyConfig(kind="early_exit", early_exit={"probe_at": probe_at, "probe_every": 10, "agree": 2})
+    # the first paragraph (40 tokens) works through an intermediate value "1" before its answer "7"
+    [outcome] = drive_batch(
+        [run_policy(policy, (0,), 500, MARKERS)],
+        scripted(thinking=200, answers=["1"] * 4 + ["7"], paragraphs=(40, 80, 120)),
+    )
+    # tokens: two probes inside the first paragraph agree on the intermediate value; paragraphs:
+    # the first paragraph's answer and the second's
+    assert [at for at, _ in outcome.probes] == probed_at and outcome.stopped_at == probed_at[-1]
 
 
 def test_early_exit_lets_short_thinking_end_on_its_own_and_respects_max_tokens():

@@ -196,17 +196,24 @@ def accuracy_vs_tokens(client, experiment_id: str, run_id: str, metrics: dict, n
         for r in runs
     }
     points[run_id] = (metrics["overall"]["mean_tokens"], metrics["overall"]["accuracy"], name)
-    figure, axes = plt.subplots(figsize=(6, 4))
-    for key, (tokens, accuracy, label) in points.items():
-        if tokens is None or accuracy is None:
-            continue
-        axes.scatter(tokens, 100 * accuracy, color="tab:red" if key == run_id else "tab:blue")
-        axes.annotate(label[-24:], (tokens, 100 * accuracy), fontsize=7, xytext=(3, 3), textcoords="offset points")
+    shown = sorted(
+        ((key, *point) for key, point in points.items() if point[0] is not None and point[1] is not None),
+        key=lambda row: -row[1],
+    )
+    # Numbered points and a key beside the axes: names are long and efficient points crowd together.
+    figure, axes = plt.subplots(figsize=(9, 4.5))
+    for number, (key, tokens, accuracy, label) in enumerate(shown, 1):
+        color = "tab:red" if key == run_id else "tab:blue"
+        axes.scatter(
+            tokens, 100 * accuracy, color=color, label=f"{number}  {label} ({100 * accuracy:.1f}%, {tokens:.0f})"
+        )
+        axes.annotate(str(number), (tokens, 100 * accuracy), fontsize=7, xytext=(3, 3), textcoords="offset points")
+    axes.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False, handletextpad=0.2)
     axes.set_xlabel("mean tokens per response")
     axes.set_ylabel("accuracy (%)")
     axes.set_title("Evaluations in this experiment")
     figure.tight_layout()
     path = out / "accuracy_vs_tokens.png"
-    figure.savefig(path, dpi=120)
+    figure.savefig(path, dpi=120, bbox_inches="tight")  # the key beside the axes
     plt.close(figure)
     return path

@@ -29,6 +29,12 @@ class EarlyExitConfig(Section):
         "confidence, e.g. 0.95); null = agreement only.",
     )
     min_thinking_tokens: int = Field(0, ge=0, description="Never exit before this many thinking tokens.")
+    answer_from_probe: bool = Field(
+        True,
+        description="On exit, the final answer starts with the probe that settled it (probe_text and its "
+        "answer; the model goes on from there), as Dynasor-CoT answers with the probed answer; false: "
+        "close_text, then the model writes its answer anew (after a cut mid-sentence it may not restate it).",
+    )
     probe_text: str = Field(
         "\n</think>\n\nThe answer is \\boxed{",
         description="Appended (not kept) after the thinking so far to ask for the current answer.",
@@ -60,6 +66,8 @@ class PolicyConfig(Section):
             raise ValueError("kind=budget needs thinking_budget")
         if self.think_end not in self.close_text:
             raise ValueError(f"close_text must contain think_end {self.think_end!r}")
+        if self.early_exit.answer_from_probe and self.think_end not in self.early_exit.probe_text:
+            raise ValueError(f"early_exit.probe_text must contain think_end {self.think_end!r} (answer_from_probe)")
         return self
 
     def label(self) -> str:

@@ -7,8 +7,10 @@ the `output` calls. Working on token ids, not text, keeps counts exact across ca
 
 Early exit follows Dynasor (Fu et al., 2025): every `probe_every` thinking tokens, ask the model
 greedily for its answer so far ("... </think> The answer is \\boxed{"); when the last `agree`
-probes agree, close the thinking and let the model write its final answer. Probe tokens are
-compute, not output: they are counted apart."""
+probes agree, close the thinking and answer: by default the settling probe's own answer begins
+the final answer (as Dynasor-CoT returns the probed answer) and the model goes on from there.
+DEER (Yang et al., 2025) probes where a new attempt begins instead (`probe_at: paragraphs`) and
+may exit on one confident probe. Probe tokens are compute, not output: they are counted apart."""
 
 from __future__ import annotations
 
@@ -154,7 +156,8 @@ def run_policy(policy: PolicyConfig, prompt: Sequence[int], max_tokens: int, mar
         outcome.probes.append((len(out), probe_answer(probe.text, settings.probe_stop)))
         if settled([answer for _, answer in outcome.probes], settings.agree) or confident(probe, settings):
             outcome.stopped_at = len(out)
-            out.extend(markers.close[: max_tokens - len(out)])
+            ending = markers.probe + probe.token_ids if settings.answer_from_probe else markers.close
+            out.extend(ending[: max_tokens - len(out)])
             if len(out) >= max_tokens:
                 return outcome
             break
