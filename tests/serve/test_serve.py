@@ -184,10 +184,20 @@ def test_bad_requests_get_a_clear_4xx(server, body, status, names):
     assert names in reply.json()["error"]["message"]
 
 
-# A probe after every 4 tokens that never settles: a request becomes hundreds of engine calls in a row
-# and stays in flight for seconds (a plain one ends in well under a second, sometimes before the
-# test's next step on this busy machine).
-SLOW = {"early_exit": {"probe_at": "tokens", "probe_every": 4, "agree": 1000, "confidence": None}}
+# A probe after every thinking token, each 16 tokens long (its stop string never comes), and never
+# settling: a request becomes hundreds of engine calls in a row and stays in flight for seconds (a
+# plain one, or one probing every few tokens, ends in well under a second on the organism's short
+# thinking, sometimes before the test's next step).
+SLOW = {
+    "early_exit": {
+        "probe_at": "tokens",
+        "probe_every": 1,
+        "agree": 1000,
+        "confidence": None,
+        "probe_stop": "@@@",
+        "probe_max_tokens": 16,
+    }
+}
 
 
 def test_overload_gets_503_with_retry_after(server):
