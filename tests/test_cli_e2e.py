@@ -1,11 +1,12 @@
 """The real entry points as a user runs them: the `overthink` command (jobs submitted with `ray job
 submit` run on a two-node cluster in tests/cluster/test_two_nodes.py)."""
 
+import shutil
 from pathlib import Path
 
 import pytest
 
-from conftest import EXAMPLES
+from conftest import EXAMPLES, REPO
 from raycluster import BIN, run
 
 pytestmark = pytest.mark.slow
@@ -41,6 +42,13 @@ def test_quickstart_builds_samples_analyzes_and_prints_the_table(tmp_path):
         line for line in result.stderr.splitlines() if line.strip() and not line.startswith(("sample:", "analyze:"))
     ]
     assert Path(log).is_file() and len(chatter) == 1, chatter  # the log line; the rest is progress bars
+    # The README's second command (lint, then tests) after the first, in the same folder: the
+    # store it left (mlflow/) must not turn `import mlflow` into a first-party import for ruff.
+    for name in ("pyproject.toml", "platform", "tests", "jobs", "bench", "scripts"):
+        source = REPO / name
+        (shutil.copytree if source.is_dir() else shutil.copy)(source, tmp_path / name)
+    lint = run([str(BIN / "ruff"), "check", "--no-cache", "."], cwd=tmp_path)
+    assert lint.returncode == 0, lint.stdout[-3000:]
 
 
 def test_analyze_command_on_the_bundled_examples(tmp_path):
@@ -60,6 +68,7 @@ def test_analyze_command_on_the_bundled_examples(tmp_path):
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "| arith-examples | examples | 24 |" in result.stdout
+    assert not (tmp_path / "ex" / ".overthink.lock").exists()  # a finished folder names no holder
 
 
 def test_bad_input_exits_2_with_a_clear_message_and_no_output(tmp_path):
@@ -71,4 +80,4 @@ def test_bad_input_exits_2_with_a_clear_message_and_no_output(tmp_path):
     assert result.returncode == 2
     assert f"{bad}:2: malformed JSON" in result.stderr
     assert "Traceback" not in result.stderr
-    assert not (tmp_path / "o" / "analyzed.parquet").exists()
+    assert not (tmp_path / "o").exists()  # refused before any work: no output folder, no logs/ in it

@@ -105,10 +105,11 @@ def preflight(config) -> None:
     """Checks that need no work done yet, so a run that cannot finish fails before it starts."""
     from overthink.runtime.config import Runtime
     from overthink.runtime.ray_init import cluster_address
-    from overthink.runtime.tracking import require_shared_store
+    from overthink.runtime.tracking import check_store, require_shared_store
 
     if isinstance(config, Runtime):
         require_shared_store(config.mlflow, cluster_address(config.ray))
+        check_store(config.mlflow)
 
 
 def run_stage(spec: StageSpec, config, args: argparse.Namespace) -> None:

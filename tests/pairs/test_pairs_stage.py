@@ -134,3 +134,24 @@ def test_cli_runs_the_stage_and_rejects_unknown_strategies(analyzed, tmp_path):
         timeout=120,
     )
     assert bad.returncode != 0 and "strategies" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_responses_without_prompts_get_them_from_the_tokenizer_the_error_names(tmp_path, organism_path):
+    """The shipped examples have no `prompt` column: pairs says to set tokenizer=, and doing so works."""
+    from conftest import EXAMPLES
+
+    def overthink(*args):
+        command = [sys.executable, "-m", "overthink.cli", *args, "--set", "mlflow.enabled=false"]
+        return subprocess.run(command, capture_output=True, text=True, timeout=300)
+
+    analyzed = overthink("analyze", "--input", str(EXAMPLES), "--output", str(tmp_path / "analysis"), "--no-ray")
+    assert analyzed.returncode == 0, analyzed.stderr
+    pairs = [*("pairs", "--input", str(tmp_path / "analysis"), "--strategies", "fcs", "--no-ray")]
+    refused = overthink(*pairs, "--output", str(tmp_path / "refused"))
+    assert refused.returncode == 2 and "has no `prompt`: set tokenizer=" in refused.stderr, refused.stderr
+    done = overthink(*pairs, "--output", str(tmp_path / "pairs"), "--set", f"tokenizer={organism_path}")
+    assert done.returncode == 0, done.stderr
+    rows = pq.read_table(tmp_path / "pairs" / "pairs.parquet").to_pylist()
+    assert rows and all(r["prompt"].startswith("<|im_start|>") for r in rows)
+    problems = {json.loads(line)["problem_id"]: json.loads(line)["problem"] for line in EXAMPLES.open()}
+    assert all(problems[r["problem_id"]] in r["prompt"] for r in rows)

@@ -86,15 +86,19 @@ def test_a_bug_is_one_line_with_its_traceback_in_the_log(chatty, capfd, tmp_path
     assert "Traceback" not in "\n".join(err) and "Traceback (most recent call last)" in log.read_text()
 
 
-def test_worker_lines_go_to_the_log_while_routed_and_to_ray_otherwise(tmp_path):
+def test_worker_lines_go_to_the_log_of_a_routed_command_and_to_ray_otherwise(tmp_path):
     printed = []
     lines = logs.WorkerLines(printed.append)
     batch = {"pid": 41, "actor_name": "EngineActor", "lines": ["engine core exited unexpectedly"]}
     with logs.routed("sample", tmp_path) as path:
         lines(batch)
     assert "(EngineActor pid=41) engine core exited unexpectedly\n" in path.read_text() and printed == []
-    lines(batch)
-    assert printed == [batch]
+    late = {"pid": "raylet", "lines": ["A worker was killed by ray.kill"]}
+    lines(late)  # after the command's last line (Ray shutting down): its log, not the terminal
+    assert "(raylet) A worker was killed by ray.kill\n" in path.read_text() and printed == []
+    unrouted = logs.WorkerLines(printed.append)
+    unrouted(batch)
+    assert printed == [batch]  # never routed (--verbose): Ray's own printer
 
 
 @pytest.mark.slow

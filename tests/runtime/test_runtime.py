@@ -214,7 +214,7 @@ def test_a_second_run_on_the_same_output_folder_stops_plainly(tmp_path):
 
 
 def test_a_run_left_running_by_a_killed_process_is_closed_by_the_rerun(mlflow_store, tmp_path):
-    folder = tmp_path / "train"
+    folder = tmp_path / 'it\'s a "train" \\ folder'  # quotes and backslashes: a user's path may hold any
     killed = _in_child(
         "import os\nfrom overthink.runtime.config import MlflowConfig\n"
         "from overthink.runtime.tracking import stage_run\n"

@@ -47,9 +47,12 @@ def test_blocks_give_every_engine_several_and_respect_a_set_size():
 
 
 @pytest.mark.slow
-def test_every_engine_replica_serves_a_fair_share(tmp_path, organism_path):
-    """Three engine actors, 48 requests: each replica generates rows, within 2x of an even share
-    (one block for all would leave two of them idle)."""
+def test_the_work_is_spread_over_the_engine_replicas(tmp_path, organism_path):
+    """Three engine actors, 48 requests in blocks sized for several per engine: no replica serves
+    more than 2x an even share (one block for all would leave two of them idle). The stage does
+    not wait for every engine before it starts (on an autoscaling cluster that could be an hour):
+    under load an engine that comes up after the others have finished serves nothing, so that is
+    not claimed."""
     result = run_sample(
         config(
             "problems=[{name: organism, limit: 16}]",
@@ -68,5 +71,5 @@ def test_every_engine_replica_serves_a_fair_share(tmp_path, organism_path):
     table = pq.read_table(result.output_dir / "samples.parquet")
     served = Counter(table.column("engine_replica").to_pylist())
     print(f"rows per engine replica: {sorted(served.values())}")
-    assert len(served) == 3 and all(8 <= rows <= 32 for rows in served.values()), served
+    assert len(served) >= 2 and max(served.values()) <= 32, served
     assert len(set(table.column("engine_node").to_pylist())) == 1  # one local node

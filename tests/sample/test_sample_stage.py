@@ -41,11 +41,67 @@ def sample_config(tmp_path, model, *overrides):
     )
 
 
+class RunWatcher:
+    """Looks at the MLflow store from another thread while a stage works, as the UI would."""
+
+    def __init__(self, experiment: str):
+        import threading
+
+        self.experiment, self.seen, self.stop = experiment, [], threading.Event()
+        self.thread = threading.Thread(target=self.watch, daemon=True)
+
+    def watch(self):
+        import mlflow
+
+        client = mlflow.MlflowClient()
+        while not self.stop.wait(0.3):
+            experiment = client.get_experiment_by_name(self.experiment)
+            for run in client.search_runs([experiment.experiment_id]) if experiment else []:
+                self.seen.append((run.info.status, set(run.data.metrics)))
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join()
+
+
 @pytest.fixture(scope="module")
 def undisturbed(tmp_path_factory, organism_path):
-    """A first, undisturbed run (MLflow on); later tests compare against its rows."""
-    result = run_sample(sample_config(tmp_path_factory.mktemp("undisturbed"), organism_path, "mlflow.enabled=true"))
+    """A first, undisturbed run (MLflow on, progress at every block, system metrics every 0.5 s),
+    watched in the store while it runs; later tests compare against its rows."""
+    tracked = ["mlflow.enabled=true", "mlflow.experiment=sample-watched"]
+    tracked += ["mlflow.progress_every_s=0", "mlflow.system_metrics_every_s=0.5"]
+    folder = tmp_path_factory.mktemp("undisturbed")
+    with RunWatcher("sample-watched") as watcher:
+        started = time.time()
+        result = run_sample(sample_config(folder, organism_path, *tracked))
+        result.elapsed_s, result.watched = time.time() - started, watcher.seen
     return result, pq.read_table(result.output_dir / "samples.parquet").to_pylist()
+
+
+def test_the_sample_run_spans_its_work_and_can_be_watched(undisturbed):
+    """The run opens when the work starts and closes when it ends; while it runs it is RUNNING
+    with progress metrics, and it holds system metrics."""
+    import mlflow
+
+    result, _ = undisturbed
+    client = mlflow.MlflowClient()
+    info = client.get_run(result.run_id).info
+    duration_s = (info.end_time - info.start_time) / 1000
+    assert info.status == "FINISHED"
+    assert duration_s >= result.metrics["wall_s"] >= result.metrics["generation_s"] > 0
+    assert duration_s <= result.elapsed_s
+    running = [metrics for status, metrics in result.watched if status == "RUNNING"]
+    assert any("progress/responses_sampled" in metrics for metrics in running), result.watched[-3:]
+    history = client.get_metric_history(result.run_id, "progress/responses_sampled")
+    steps = sorted(m.step for m in history)
+    assert len(steps) >= 3 and steps[-1] == REQUESTS and steps == sorted(m.value for m in history)
+    assert client.get_metric_history(result.run_id, "progress/tokens_per_s")[-1].value > 0
+    system = {key for key in client.get_run(result.run_id).data.metrics if key.startswith("system/")}
+    assert {"system/cpu_utilization_percentage", "system/system_memory_usage_megabytes"} <= system
 
 
 def test_vllm_on_ray_samples_n_per_problem_resumes_and_feeds_analyze(undisturbed, organism_path):

@@ -188,6 +188,40 @@ def test_failed_worker_group_resumes_from_the_last_checkpoint(tmp_path, pairs_pa
     assert len(kept) == 2 and result.summary["checkpoint"].startswith(str(storage))
 
 
+def test_ctrl_c_ends_training_like_every_stage(tmp_path, pairs_path, organism_path):
+    """SIGINT to the process group mid-training (a checkpoint saved): 130, one `interrupted:` line,
+    the MLflow run KILLED (Ray Train's own handler made it exit 1, silently, with the run FAILED)."""
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    storage = tmp_path / "checkpoints"
+    sets = ["loss=simpo", "max_steps=400", "save_steps=2", f"storage_path={storage}", "mlflow.experiment=ctrl-c"]
+    config = train_config(tmp_path, pairs_path, organism_path, *sets)
+    args = [sys.executable, "-m", "overthink.cli", "train", "--config", str(tmp_path / "train.yaml")]
+    (tmp_path / "train.yaml").write_text(json.dumps(config.model_dump(mode="json")))
+    run = subprocess.Popen(args, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 300
+        while not list(storage.glob("train-*/checkpoint_*")) and run.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert run.poll() is None, "training ended before it could be interrupted"
+        os.killpg(run.pid, signal.SIGINT)
+        err = run.communicate(timeout=120)[1]
+    finally:
+        if run.poll() is None:
+            os.killpg(run.pid, signal.SIGKILL)
+            run.wait()
+    assert run.returncode == 130, err
+    assert err.rstrip().endswith("interrupted: finished work is kept; run the same command again to resume.")
+    experiment = mlflow.MlflowClient().get_experiment_by_name("ctrl-c")
+    (killed,) = mlflow.MlflowClient().search_runs([experiment.experiment_id])
+    assert killed.info.status == "KILLED"
+
+
 def test_bad_inputs_fail_before_ray_with_clear_messages(tmp_path, pairs_path, organism_path):
     with pytest.raises(InputError, match="nowhere.parquet does not exist"):
         run_train(train_config(tmp_path, tmp_path / "nowhere.parquet", organism_path))

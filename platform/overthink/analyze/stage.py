@@ -25,7 +25,10 @@ from overthink.analyze.schema import ANALYZED, SCHEMA_VERSION
 from overthink.config import content_hash
 from overthink.errors import OverthinkError
 from overthink.runtime.files import atomic_write_table, atomic_write_text, root_message
+from overthink.runtime.metric_names import summary_metrics
 from overthink.runtime.outputs import DoneMarker, claim_output_dir, require_output_dir
+from overthink.runtime.progress import Progress
+from overthink.runtime.tracking import stage_run
 
 ANALYZED_FILE = "analyzed.parquet"
 METRICS_FILE = "metrics.json"
@@ -117,7 +120,6 @@ def resolved_tokenizer(config: AnalyzeConfig) -> AnalyzeConfig:
 
 
 def run_analyze(config: AnalyzeConfig, use_ray: bool = True, parent_run_id: str | None = None) -> AnalyzeResult:
-    from tqdm.auto import tqdm
 
     out = require_output_dir(config.output_dir)
     shards, input_summary = plan_shards(config.input, config.rows_per_shard)
@@ -135,15 +137,29 @@ def run_analyze(config: AnalyzeConfig, use_ray: bool = True, parent_run_id: str 
         metrics = json.loads((out / METRICS_FILE).read_text())
         return AnalyzeResult(out, metrics, (out / "report" / "table.md").read_text(), record.get("run_id"), True)
     claim_output_dir(out, "analyze")
+    tags = {"overthink.fingerprint": fingerprint}
+    with stage_run(config.mlflow, "analyze", parent_run_id, tags=tags, output=out) as run:
+        run.log_params(config.model_dump(mode="json"))
+        run.log_input_files([f["path"] for f in input_summary["files"]], "responses")
+        metrics, markdown, rows = analyze_into(config, shards, input_summary, fingerprint, out, use_ray, run)
+        log_results(run, out)
+    done.write(fingerprint, run.id, rows=rows)
+    shutil.rmtree(out / ".parts", ignore_errors=True)
+    return AnalyzeResult(out, metrics, markdown, run.id, False)
+
+
+def analyze_into(
+    config: AnalyzeConfig, shards: list[Shard], input_summary: dict, fingerprint: str, out: Path, use_ray: bool, run
+) -> tuple[dict, str, int]:
+    """Analyze the shards no part file holds yet, then write analyzed.parquet, metrics.json and the
+    report; returns (metrics, the table in markdown, rows)."""
     parts = out / ".parts" / fingerprint
     parts.mkdir(parents=True, exist_ok=True)
     pending = [s for s in shards if not part_path(parts, s).exists()]
     finished_rows = sum(s.num_rows for s in shards if s not in pending)
-    with tqdm(
-        total=input_summary["rows"], initial=finished_rows, unit="resp", desc="analyze", dynamic_ncols=True
-    ) as bar:
+    with Progress(run, "responses_analyzed", input_summary["rows"], finished_rows, "analyze", "resp") as progress:
         if pending:
-            run_shards(config, pending, parts, use_ray, bar)
+            run_shards(config, pending, parts, use_ray, progress)
     table = consolidate(parts, shards, out / ANALYZED_FILE)
     rows = table.to_pylist()
     metrics = summarize_all(rows, config.report.bootstrap_samples, config.report.seed)
@@ -159,34 +175,15 @@ def run_analyze(config: AnalyzeConfig, use_ray: bool = True, parent_run_id: str 
     if config.report.plots:
         write_plots(rows, metrics, report / "plots")
     write_responses_page(out / ANALYZED_FILE, rows, f"{config.name}: responses and their solutions", report)
-    inputs = [f["path"] for f in input_summary["files"]]
-    run_id = log_to_mlflow(config, metrics, out, fingerprint, parent_run_id, inputs)
-    done.write(fingerprint, run_id, rows=len(rows))
-    shutil.rmtree(out / ".parts", ignore_errors=True)
-    return AnalyzeResult(out, metrics, markdown, run_id, False)
+    run.log_metrics(summary_metrics(metrics))
+    return metrics, markdown, len(rows)
 
 
-def log_to_mlflow(
-    config: AnalyzeConfig,
-    metrics: dict,
-    out: Path,
-    fingerprint: str,
-    parent_run_id: str | None,
-    inputs: list[str] = (),
-) -> str | None:
-    from overthink.runtime.metric_names import summary_metrics
-    from overthink.runtime.tracking import stage_run
-
-    tags = {"overthink.fingerprint": fingerprint}
-    with stage_run(config.mlflow, "analyze", parent_run_id, tags=tags, output=out) as run:
-        run.log_params(config.model_dump(mode="json"))
-        run.log_input_files(inputs, "responses")
-        run.log_metrics(summary_metrics(metrics))
-        run.log_artifact(out / METRICS_FILE)
-        run.log_artifacts(out / "report", artifact_path="report")
-        if (out / ANALYZED_FILE).stat().st_size < 64 * 2**20:
-            run.log_artifact(out / ANALYZED_FILE, artifact_path="data")
-        return run.id
+def log_results(run, out: Path) -> None:
+    run.log_artifact(out / METRICS_FILE)
+    run.log_artifacts(out / "report", artifact_path="report")
+    if (out / ANALYZED_FILE).stat().st_size < 64 * 2**20:
+        run.log_artifact(out / ANALYZED_FILE, artifact_path="data")
 
 
 def cli(config: AnalyzeConfig, no_ray: bool = False) -> str:

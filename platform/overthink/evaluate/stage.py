@@ -100,6 +100,8 @@ def evaluation_rows(folder: str | Path, key: str = "baseline") -> list[dict]:
 def run_evaluate(config: EvaluateConfig, parent_run_id: str | None = None) -> EvaluateResult:
     from overthink.analyze.report import table_markdown
     from overthink.analyze.stage import run_analyze
+    from overthink.runtime.metric_names import comparison_metrics, summary_metrics
+    from overthink.runtime.tracking import stage_run
     from overthink.sample.stage import run_sample
 
     out = require_output_dir(config.output_dir).resolve()
@@ -108,18 +110,28 @@ def run_evaluate(config: EvaluateConfig, parent_run_id: str | None = None) -> Ev
     model, train_run = resolve_checkpoint(config, out)
     stages = plan(config.model_copy(update={"output_dir": str(out)}), model.path)
     name = stages["analyze"].name
-    run_sample(stages["sample"])
-    analysis = run_analyze(stages["analyze"], use_ray=True)
-    table = table_markdown(analysis.metrics, name)
-    comparison = None
-    if baseline is not None:
-        rows = read_parquet(out / "analysis" / "analyzed.parquet", columns=ROW_KEYS).to_pylist()
-        comparison = compare(baseline, rows, resamples=config.bootstrap_samples)
-        atomic_write_text(out / COMPARISON_FILE, json.dumps(comparison, indent=2))
-        table += "\n" + comparison_markdown(comparison, name, "baseline")
-    atomic_write_text(out / RESULT_FILE, table)
-    atomic_write_text(out / "config.yaml", config.to_yaml())
-    run_id = log_to_mlflow(config, analysis.metrics, comparison, out, name, train_run, parent_run_id)
+    # sample and analyze have no runs of their own here: their progress goes to this one
+    with stage_run(config.mlflow, "evaluate", parent_run_id, tags=run_tags(config, name, train_run), output=out) as run:
+        run.log_params(run_params(config))
+        run_sample(stages["sample"])
+        analysis = run_analyze(stages["analyze"], use_ray=True)
+        table = table_markdown(analysis.metrics, name)
+        comparison = None
+        if baseline is not None:
+            rows = read_parquet(out / "analysis" / "analyzed.parquet", columns=ROW_KEYS).to_pylist()
+            comparison = compare(baseline, rows, resamples=config.bootstrap_samples)
+            atomic_write_text(out / COMPARISON_FILE, json.dumps(comparison, indent=2))
+            table += "\n" + comparison_markdown(comparison, name, "baseline")
+        atomic_write_text(out / RESULT_FILE, table)
+        atomic_write_text(out / "config.yaml", config.to_yaml())
+        run.log_metrics({**summary_metrics(analysis.metrics), **comparison_metrics(comparison)})
+        run.log_artifact(out / RESULT_FILE)
+        run.log_artifacts(out / "analysis" / "report", artifact_path="report")
+        if comparison:
+            run.log_artifact(out / COMPARISON_FILE)
+        if run.id:
+            plot = accuracy_vs_tokens(run.client, run.experiment_id, run.id, analysis.metrics, name, out)
+            run.log_artifact(plot, artifact_path="report/plots")
     atomic_write_text(
         out / EVALUATION_FILE,
         json.dumps(
@@ -128,13 +140,13 @@ def run_evaluate(config: EvaluateConfig, parent_run_id: str | None = None) -> Ev
                 "model": config.model,
                 "metrics": analysis.metrics,
                 "comparison": comparison,
-                "run_id": run_id,
+                "run_id": run.id,
                 "table": table,
             },
             indent=2,
         ),
     )
-    return EvaluateResult(out, analysis.metrics, comparison, run_id, table)
+    return EvaluateResult(out, analysis.metrics, comparison, run.id, table)
 
 
 def cli(config: EvaluateConfig) -> str:
@@ -142,41 +154,24 @@ def cli(config: EvaluateConfig) -> str:
     return result.table + f"Wrote {result.output_dir / RESULT_FILE}\n"
 
 
-def log_to_mlflow(
-    config: EvaluateConfig,
-    metrics: dict,
-    comparison: dict | None,
-    out: Path,
-    name: str,
-    train_run: str | None,
-    parent_run_id: str | None,
-) -> str | None:
-    from overthink.runtime.metric_names import comparison_metrics, summary_metrics
-    from overthink.runtime.tracking import stage_run
-
-    tags = {"overthink.model": name}
+def run_tags(config: EvaluateConfig, name: str, train_run: str | None) -> dict:
+    """Where the model and baseline come from are tags, not parameters: the UI's comparison of two
+    evaluations then plots what differs in how they were made (sampling, policy), not their paths."""
+    tags = {"overthink.model": name, "overthink.model_spec": config.model}
+    if config.baseline:
+        tags["overthink.baseline"] = str(config.baseline)
     if train_run:
         tags["overthink.train_run_id"] = train_run
         tags["mlflow.note.content"] = f"Evaluates the model of training run {train_run} (#/runs/{train_run})."
-    with stage_run(config.mlflow, "evaluate", parent_run_id, tags=tags, output=config.output_dir) as run:
-        run.log_params(
-            {
-                "model": config.model,
-                "name": name,
-                "baseline": config.baseline,
-                "problems": [p.model_dump() for p in config.sample.problems],
-                "sampling": config.sample.sampling.model_dump(),
-            }
-        )
-        run.log_metrics({**summary_metrics(metrics), **comparison_metrics(comparison)})
-        run.log_artifact(out / RESULT_FILE)
-        run.log_artifacts(out / "analysis" / "report", artifact_path="report")
-        if comparison:
-            run.log_artifact(out / COMPARISON_FILE)
-        if run.id:
-            plot = accuracy_vs_tokens(run.client, run.experiment_id, run.id, metrics, name, out)
-            run.log_artifact(plot, artifact_path="report/plots")
-        return run.id
+    return tags
+
+
+def run_params(config: EvaluateConfig) -> dict:
+    return {
+        "problems": ",".join(p.name for p in config.sample.problems),
+        "sampling": config.sample.sampling.model_dump(),
+        "policy": config.sample.policy.label() or "none",
+    }
 
 
 def accuracy_vs_tokens(client, experiment_id: str, run_id: str, metrics: dict, name: str, out: Path) -> Path:

@@ -20,6 +20,7 @@ from overthink.pairs.config import PairsConfig
 from overthink.pairs.core import NEEDED_COLUMNS, PAIRS, problem_pairs
 from overthink.runtime.files import atomic_write_table, atomic_write_text, parquet_schema
 from overthink.runtime.outputs import DoneMarker, claim_output_dir, file_identity, require_output_dir
+from overthink.runtime.tracking import stage_run
 
 PAIRS_FILE = "pairs.parquet"
 SUMMARY_FILE = "summary.json"
@@ -78,13 +79,9 @@ def prompt_builder(config: PairsConfig):
             from overthink.runtime.models import resolve_model
 
             state["tokenizer"] = AutoTokenizer.from_pretrained(resolve_model(config.tokenizer, key="tokenizer").path)
-        from overthink.problems.schema import Problem
-        from overthink.sample.requests import chat_prompt
+        from overthink.sample.requests import chat_prompt_of, question_message
 
-        problem = Problem(
-            problem_id=row["problem_id"] or "", dataset=row["dataset"] or "", problem=row["problem"], gold=""
-        )
-        return chat_prompt(state["tokenizer"], problem, config.prompt)
+        return chat_prompt_of(state["tokenizer"], question_message(row["problem"], config.prompt), config.prompt)
 
     return build
 
@@ -195,20 +192,25 @@ def run_pairs(config: PairsConfig, use_ray: bool = True, parent_run_id: str | No
         return PairsResult(out, json.loads((out / SUMMARY_FILE).read_text()), record.get("run_id"), True)
     claim_output_dir(out, "pairs")
     done.clear()
-    rows, stats = (build_pairs_ray if use_ray else build_pairs_local)(files, config)
-    problems = count_problems(files)
-    if not rows:
-        raise InputError(no_pairs_reason(files, problems, stats, config))
-    rows.sort(key=lambda r: (r["strategy"], r["problem_id"] or "", r["kind"]))
-    table = pa.Table.from_pylist(rows, schema=PAIRS)
-    summary = summarize(table, problems, stats, config.strategies)
-    summary["fingerprint"] = fingerprint
-    atomic_write_table(out / PAIRS_FILE, table)
-    atomic_write_text(out / SUMMARY_FILE, json.dumps(summary, indent=2))
-    atomic_write_text(out / "config.yaml", config.to_yaml())
-    run_id = log_to_mlflow(config, summary, out, fingerprint, parent_run_id, files)
-    done.write(fingerprint, run_id, pairs=table.num_rows)
-    return PairsResult(out, summary, run_id, False)
+    with stage_run(
+        config.mlflow, "pairs", parent_run_id, tags={"overthink.fingerprint": fingerprint}, output=out
+    ) as run:
+        run.log_params(config.model_dump(mode="json"))
+        run.log_input_files(files, "analyzed")
+        rows, stats = (build_pairs_ray if use_ray else build_pairs_local)(files, config)
+        problems = count_problems(files)
+        if not rows:
+            raise InputError(no_pairs_reason(files, problems, stats, config))
+        rows.sort(key=lambda r: (r["strategy"], r["problem_id"] or "", r["kind"]))
+        table = pa.Table.from_pylist(rows, schema=PAIRS)
+        summary = summarize(table, problems, stats, config.strategies)
+        summary["fingerprint"] = fingerprint
+        atomic_write_table(out / PAIRS_FILE, table)
+        atomic_write_text(out / SUMMARY_FILE, json.dumps(summary, indent=2))
+        atomic_write_text(out / "config.yaml", config.to_yaml())
+        log_results(run, summary, out)
+    done.write(fingerprint, run.id, pairs=table.num_rows)
+    return PairsResult(out, summary, run.id, False)
 
 
 def no_pairs_reason(files: list[str], problems: int, stats: Counter, config: PairsConfig) -> str:
@@ -246,25 +248,16 @@ def summary_markdown(summary: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def log_to_mlflow(
-    config: PairsConfig, summary: dict, out: Path, fingerprint: str, parent_run_id: str | None, inputs: list[str] = ()
-) -> str | None:
-    from overthink.runtime.tracking import stage_run
-
-    tags = {"overthink.fingerprint": fingerprint}
-    with stage_run(config.mlflow, "pairs", parent_run_id, tags=tags, output=out) as run:
-        run.log_params(config.model_dump(mode="json"))
-        run.log_input_files(inputs, "analyzed")
-        metrics = {"problems": summary["problems"], "pairs": summary["pairs"]}
-        for strategy, values in summary["by_strategy"].items():
-            metrics.update({f"{strategy}.{k}": v for k, v in values.items() if v is not None})
-        metrics.update({f"skipped.{k}": v for k, v in summary["skipped"].items()})
-        run.log_metrics(metrics)
-        run.log_artifact(out / SUMMARY_FILE)
-        run.log_text(summary_markdown(summary), "pairs_summary.md")
-        if (out / PAIRS_FILE).stat().st_size < 64 * 2**20:
-            run.log_artifact(out / PAIRS_FILE, artifact_path="data")
-        return run.id
+def log_results(run, summary: dict, out: Path) -> None:
+    metrics = {"problems": summary["problems"], "pairs": summary["pairs"]}
+    for strategy, values in summary["by_strategy"].items():
+        metrics.update({f"{strategy}.{k}": v for k, v in values.items() if v is not None})
+    metrics.update({f"skipped.{k}": v for k, v in summary["skipped"].items()})
+    run.log_metrics(metrics)
+    run.log_artifact(out / SUMMARY_FILE)
+    run.log_text(summary_markdown(summary), "pairs_summary.md")
+    if (out / PAIRS_FILE).stat().st_size < 64 * 2**20:
+        run.log_artifact(out / PAIRS_FILE, artifact_path="data")
 
 
 def cli(config: PairsConfig, no_ray: bool = False) -> str:

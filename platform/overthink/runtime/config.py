@@ -24,6 +24,18 @@ class MlflowConfig(Section):
     experiment: str = Field("overthink", description="MLflow experiment name.")
     run_name: str | None = Field(None, description="MLflow run name; null = generated from stage and time.")
     enabled: bool = Field(True, description="Log to MLflow at all.")
+    system_metrics: bool = Field(
+        True,
+        description="Record the driver's CPU, memory, disk, network and GPU use (where a GPU is present) in "
+        "each stage run, as MLflow system metrics (system/*).",
+    )
+    system_metrics_every_s: float = Field(10.0, ge=0.5, description="Seconds between system metric samples.")
+    progress_every_s: float = Field(
+        10.0,
+        ge=0,
+        description="Least seconds between the progress metrics (progress/*) a running stage logs, so a long "
+        "job can be watched in the MLflow UI; 0 = at every finished batch.",
+    )
 
 
 class Runtime(Section):

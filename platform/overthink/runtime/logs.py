@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import TextIO
 
 from overthink.errors import OverthinkError
+from overthink.runtime.outputs import holds
 
 OURS = "overthink"  # our loggers keep their handlers
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -63,15 +64,32 @@ def routed(stage: str, output_dir: str | Path | None, verbose: bool = False) -> 
     if verbose or _route is not None:
         yield None
         return
-    route = _open(log_path(stage, output_dir))
+    path = log_path(stage, output_dir)
+    created = [folder for folder in (path.parent, path.parent.parent) if not folder.exists()]
+    route = _open(path)
     try:
         print(f"log: {route.path} (library output; --verbose prints it here)", file=route.terminal, flush=True)
         yield route.path
+    except OverthinkError:
+        _close(route)
+        if output_dir and not holds(Path(output_dir)):  # refused before it took the folder: leave no trace
+            path.unlink(missing_ok=True)
+            for folder in created:
+                _remove_if_empty(folder)
+        raise
     except Exception:
         route.log.write(traceback.format_exc())
         raise
     finally:
-        _close(route)
+        if _route is route:
+            _close(route)
+
+
+def _remove_if_empty(folder: Path) -> None:
+    try:
+        folder.rmdir()
+    except OSError:  # not empty, or gone already
+        pass
 
 
 def _open(path: Path) -> Route:
@@ -190,14 +208,17 @@ def _dispatcher():
 
 class WorkerLines:
     """A dispatcher handler: while output is routed, a batch of worker lines goes to the log
-    (with the actor or task and pid Ray prints); otherwise to Ray's own printer."""
+    (with the actor or task and pid Ray prints); otherwise to Ray's own printer. Lines that
+    arrive after a routed command ended (the raylet's word on workers killed at shutdown) go to
+    that command's log too, not to the terminal under its last line."""
 
     def __init__(self, ray_printer):
         self.ray_printer = ray_printer
+        self.last_log: Path | None = None  # the log of the routed command this handler served
 
     def __call__(self, data: dict) -> None:
         route = _route
-        if route is None:
+        if route is None and self.last_log is None:
             self.ray_printer(data)
             return
         lines, pid = data.get("lines", []), data.get("pid")
@@ -207,7 +228,16 @@ class WorkerLines:
             lines = list(filter_autoscaler_events(lines))
         who = data.get("actor_name") or data.get("task_name") or ""
         prefix = f"({who} pid={pid}) " if pid not in ("raylet", "autoscaler") else f"({pid}) "
+        text = [f"{prefix}{line}\n" for line in lines]
+        if route is not None:
+            self.last_log = route.path
+            try:
+                route.log.writelines(text)
+                return
+            except ValueError:  # closed by the command's end while Ray still delivered lines
+                pass
         try:
-            route.log.writelines(f"{prefix}{line}\n" for line in lines)
-        except ValueError:  # closed by the command's end while Ray still delivered lines
+            with open(self.last_log, "a", encoding="utf-8", errors="backslashreplace") as log:
+                log.writelines(text)
+        except OSError:
             pass

@@ -3,6 +3,7 @@ same inputs and config (content-addressed: one `_SUCCESS.json` marker holding th
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 from pathlib import Path
@@ -24,7 +25,8 @@ def require_output_dir(output_dir: str | None) -> Path:
 def claim_output_dir(folder: Path, stage: str) -> Path:
     """Create `folder` and hold an exclusive lock on it until this process ends (the kernel drops
     it on any exit, kill -9 included): a second run on the same folder at the same time stops
-    with one line instead of doing all the work again beside the first."""
+    with one line instead of doing all the work again beside the first. At a normal exit the lock
+    file is removed: a finished folder names no holder."""
     import fcntl
     import socket
 
@@ -33,19 +35,45 @@ def claim_output_dir(folder: Path, stage: str) -> Path:
     key = folder.resolve()
     if key in _HELD:
         return folder
-    descriptor = os.open(key / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        holder = os.read(descriptor, 200).decode(errors="replace").strip() or "another process"
-        os.close(descriptor)
-        raise OverthinkError(
-            f"{folder} is in use by {holder}: wait for it to finish, or give `overthink {stage}` another --output"
-        ) from None
+    while True:
+        descriptor = os.open(key / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(descriptor, 200).decode(errors="replace").strip() or "another process"
+            os.close(descriptor)
+            raise OverthinkError(
+                f"{folder} is in use by {holder}: wait for it to finish, or give `overthink {stage}` another --output"
+            ) from None
+        if _still_at(descriptor, key / LOCK_FILE):
+            break
+        os.close(descriptor)  # its holder finished and removed it while we opened it: lock the new one
     os.ftruncate(descriptor, 0)
     os.write(descriptor, f"`overthink {stage}` (pid {os.getpid()} on {socket.gethostname()})".encode())
+    if not _HELD:
+        atexit.register(release_output_dirs)
     _HELD[key] = descriptor
     return folder
+
+
+def _still_at(descriptor: int, path: Path) -> bool:
+    try:
+        return os.fstat(descriptor).st_ino == os.stat(path).st_ino
+    except FileNotFoundError:
+        return False
+
+
+def holds(folder: Path) -> bool:
+    """This process claimed `folder` (claim_output_dir)."""
+    return Path(folder).resolve() in _HELD
+
+
+def release_output_dirs() -> None:
+    """Remove the lock files of the folders this process holds, then let go of them (at exit)."""
+    for key, descriptor in list(_HELD.items()):
+        (key / LOCK_FILE).unlink(missing_ok=True)
+        os.close(descriptor)
+    _HELD.clear()
 
 
 def file_identity(path: str | Path) -> dict:

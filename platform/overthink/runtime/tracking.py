@@ -1,17 +1,25 @@
 """MLflow: a local sqlite store in ./mlflow unless MLFLOW_TRACKING_URI or the config says
 otherwise (MLflow 3.17 no longer accepts the plain file store).
 
-Every stage records into one run opened by `stage_run`: created through the client (so runs can
-nest across processes: a sweep's trials, the pipeline's stages), always closed FINISHED, FAILED
-or KILLED, and a no-op stand-in when tracking is disabled, so stages log without `if run:`."""
+Every stage records into one run opened by `stage_run` when its work starts: created through the
+client (so runs can nest across processes: a sweep's trials, the pipeline's stages), RUNNING while
+the work goes on (with progress and system metrics), always closed FINISHED, FAILED or KILLED, and
+a no-op stand-in when tracking is disabled, so stages log without `if run:`.
+
+Tracking never costs the result: a server checked before any work (`check_store`), bounded HTTP
+retries, and a run whose store stops answering mid-way warns once and logs nothing more while the
+stage finishes its output. Values a user chose (paths, names) never go into a search filter: runs
+are found by our own constants and compared in Python."""
 
 from __future__ import annotations
 
 import os
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime
 from pathlib import Path
 
@@ -32,6 +40,17 @@ SERVER_COMMAND = (
     "mlflow server --backend-store-uri sqlite:///PATH/mlflow.db --artifacts-destination SHARED_PATH "
     "--host 0.0.0.0 --port 5000"
 )
+
+
+# MLflow's own HTTP defaults retry 7 times with backoff factor 2 and a 120 s timeout: a server that
+# is down costs minutes of silence. Defaults only: a user's own setting wins.
+HTTP_DEFAULTS = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "20",
+}
+for _key, _value in HTTP_DEFAULTS.items():
+    os.environ.setdefault(_key, _value)
 
 
 def configured_uri(config: MlflowConfig) -> str | None:
@@ -64,6 +83,33 @@ def require_shared_store(config: MlflowConfig, cluster: str | None) -> None:
         f"(`{SERVER_COMMAND}`, see docs/cluster.md) and set MLFLOW_TRACKING_URI=http://HEAD:5000 "
         "(or mlflow.tracking_uri), or set mlflow.enabled=false."
     )
+
+
+def check_store(config: MlflowConfig, timeout_s: float = 10.0) -> None:
+    """A tracking server that does not answer, or refuses us, fails the command before any work,
+    in one line naming it (stages would otherwise work for hours and then wait on retries)."""
+    uri = configured_uri(config)
+    if not config.enabled or not uri or not uri.startswith(("http://", "https://")):
+        return
+    import requests
+
+    probe = uri.rstrip("/") + "/api/2.0/mlflow/experiments/get-by-name"
+    try:
+        answer = requests.get(probe, params={"experiment_name": config.experiment}, timeout=timeout_s)
+    except requests.RequestException as err:
+        reason = type(err).__name__
+        raise ConfigError(
+            f"mlflow: the tracking server {uri} does not answer ({reason}); start it (`{SERVER_COMMAND}`), fix "
+            "mlflow.tracking_uri / MLFLOW_TRACKING_URI, or set mlflow.enabled=false"
+        ) from None
+    if answer.status_code in (401, 403):
+        raise ConfigError(
+            f"mlflow: the tracking server {uri} refuses requests (HTTP {answer.status_code}): give credentials "
+            "(MLFLOW_TRACKING_TOKEN or MLFLOW_TRACKING_USERNAME/PASSWORD), or, for MLflow >= 3.5 behind another "
+            "host name, start it with --allowed-hosts naming that host"
+        )
+    if answer.status_code >= 500:
+        raise ConfigError(f"mlflow: the tracking server {uri} fails (HTTP {answer.status_code}): {answer.text[:200]}")
 
 
 def pinned(config: MlflowConfig) -> MlflowConfig:
@@ -101,18 +147,49 @@ def flatten_params(data: dict, prefix: str = "") -> dict[str, str]:
     return out
 
 
-class StageRun:
-    """One MLflow run, logged through the client (it need not be the process's active run)."""
+# What a lost or failing store raises from a logging call; anything else is a bug and propagates.
+def _store_errors() -> tuple[type[BaseException], ...]:
+    import requests
+    from mlflow.exceptions import MlflowException
 
-    def __init__(self, client, run_id: str, experiment_id: str, uri: str):
+    return (MlflowException, requests.RequestException, OSError)
+
+
+class StageRun:
+    """One MLflow run, logged through the client (it need not be the process's active run).
+
+    Every logging call goes through `_call`: once the store fails (a server gone mid-run, a full
+    disk), one warning says so and the rest of the run's logging is skipped, so the stage still
+    writes its outputs."""
+
+    def __init__(self, client, run_id: str, experiment_id: str, uri: str, progress_every_s: float = 10.0):
         self.client, self.id, self.experiment_id, self.uri = client, run_id, experiment_id, uri
+        self.progress_every_s = progress_every_s
+        self.lost: str | None = None  # why the store stopped answering, once it has
+        self._last_progress = float("-inf")
+        self._lock = threading.Lock()
+
+    def _call(self, what: str, method, *args, **kwargs):
+        if self.lost:
+            return None
+        try:
+            return method(*args, **kwargs)
+        except _store_errors() as err:
+            self.lost = f"{what}: {type(err).__name__}: {str(err).splitlines()[0][:200] if str(err) else ''}"
+            print(
+                f"warning: MLflow at {self.uri} stopped taking this run's records ({self.lost}); the stage goes on "
+                f"and writes its outputs, run {self.id} keeps what it had",
+                file=sys.stderr,
+                flush=True,
+            )
+            return None
 
     def log_params(self, params: dict) -> None:
         from mlflow.entities import Param
 
         items = [Param(k, v) for k, v in flatten_params(params).items()]
         for start in range(0, len(items), MAX_PARAMS):
-            self.client.log_batch(self.id, params=items[start : start + MAX_PARAMS])
+            self._call("log_params", self.client.log_batch, self.id, params=items[start : start + MAX_PARAMS])
 
     def log_metrics(self, metrics: dict, step: int = 0) -> None:
         from mlflow.entities import Metric
@@ -120,16 +197,26 @@ class StageRun:
         now = int(time.time() * 1000)
         items = [Metric(k, float(v), now, step) for k, v in metrics.items() if v is not None]
         for start in range(0, len(items), MAX_METRICS):
-            self.client.log_batch(self.id, metrics=items[start : start + MAX_METRICS])
+            self._call("log_metrics", self.client.log_batch, self.id, metrics=items[start : start + MAX_METRICS])
+
+    def progress(self, step: int, metrics: dict, final: bool = False) -> None:
+        """Progress of running work (`progress/<name>` at `step`, e.g. responses done), at most
+        every `progress_every_s` seconds; `final` logs regardless, so the last point is the end."""
+        with self._lock:  # engine and analysis loops may report from several threads
+            now = time.monotonic()
+            if not final and now - self._last_progress < self.progress_every_s:
+                return
+            self._last_progress = now
+        self.log_metrics({f"progress/{name}": value for name, value in metrics.items()}, step=step)
 
     def log_artifact(self, path: str | Path, artifact_path: str | None = None) -> None:
-        self.client.log_artifact(self.id, str(path), artifact_path)
+        self._call("log_artifact", self.client.log_artifact, self.id, str(path), artifact_path)
 
     def log_artifacts(self, folder: str | Path, artifact_path: str | None = None) -> None:
-        self.client.log_artifacts(self.id, str(folder), artifact_path)
+        self._call("log_artifacts", self.client.log_artifacts, self.id, str(folder), artifact_path)
 
     def log_text(self, text: str, artifact_file: str) -> None:
-        self.client.log_text(self.id, text, artifact_file)
+        self._call("log_text", self.client.log_text, self.id, text, artifact_file)
 
     def log_input_files(self, paths, context: str) -> None:
         """Files this stage read, as MLflow dataset inputs: named by file, with a digest of path,
@@ -157,11 +244,14 @@ class StageRun:
             for name, digest, source in datasets
         ]
         if inputs:
-            self.client.log_inputs(self.id, datasets=inputs)
+            self._call("log_inputs", self.client.log_inputs, self.id, datasets=inputs)
 
     def set_tags(self, tags: dict) -> None:
         for key, value in tags.items():
-            self.client.set_tag(self.id, key, str(value))
+            self._call("set_tag", self.client.set_tag, self.id, key, str(value))
+
+    def close(self, status: str) -> None:
+        self._call("close", self.client.set_terminated, self.id, status)
 
     @contextmanager
     def active(self):
@@ -189,10 +279,23 @@ def _dataset_source(source: str):
     return CodeDatasetSource(tags={"overthink.source": source})
 
 
+# The innermost live run of this process: a sub-stage run without a run of its own (evaluate's
+# sample and analyze) reports its progress into it.
+_CURRENT: ContextVar[StageRun | None] = ContextVar("overthink_stage_run", default=None)
+
+
 class NoRun:
-    """The stand-in when tracking is disabled: every logging call does nothing."""
+    """The stand-in when tracking is disabled: every logging call does nothing, but progress goes
+    to the enclosing stage's run in this process, if one is live."""
 
     id = experiment_id = uri = None
+
+    def __init__(self, enclosing: StageRun | None = None):
+        self.enclosing = enclosing
+
+    def progress(self, step: int, metrics: dict, final: bool = False) -> None:
+        if self.enclosing is not None:
+            self.enclosing.progress(step, metrics, final)
 
     def __getattr__(self, name):
         return lambda *args, **kwargs: None
@@ -211,14 +314,16 @@ def stage_run(
     tags: dict | None = None,
     output: str | Path | None = None,
 ) -> Iterator[StageRun | NoRun]:
-    """Open a run for `stage` (nested under `parent_run_id` when given) and always close it:
-    FINISHED, FAILED on an error, KILLED on Ctrl-C. `config.run_name` names a top-level run
-    only: the runs a composite nests get names of their own. With `output` (the stage's folder,
-    which the caller holds: runtime/outputs.claim_output_dir), a run of the same stage and folder
-    still RUNNING was left by a process that died without closing it (kill -9, a lost node): it is
-    closed as KILLED and linked to this one, so the UI shows one truthful history."""
+    """Open a run for `stage` (nested under `parent_run_id` when given) when its work starts, and
+    always close it: FINISHED, FAILED on an error, KILLED on Ctrl-C. While it is open, MLflow's
+    system metrics monitor samples this machine (`config.system_metrics`). `config.run_name`
+    names a top-level run only: the runs a composite nests get names of their own. With `output`
+    (the stage's folder, which the caller holds: runtime/outputs.claim_output_dir), a run of the
+    same stage and folder still RUNNING was left by a process that died without closing it (kill
+    -9, a lost node): it is closed as KILLED and linked to this one, so the UI shows one truthful
+    history."""
     if not config.enabled:
-        yield NoRun()
+        yield NoRun(_CURRENT.get())
         return
     from mlflow import MlflowClient
 
@@ -233,24 +338,53 @@ def stage_run(
         **({PARENT_TAG: parent_run_id} if parent_run_id else {}),
         **({OUTPUT_TAG: str(Path(output).resolve())} if output else {}),
     }
-    run = StageRun(
-        client, client.create_run(experiment_id, run_name=run_name, tags=all_tags).info.run_id, experiment_id, uri
-    )
+    created = client.create_run(experiment_id, run_name=run_name, tags=all_tags)
+    run = StageRun(client, created.info.run_id, experiment_id, uri, config.progress_every_s)
     if output:
         close_stale_runs(client, experiment_id, stage, all_tags[OUTPUT_TAG], run.id)
+    monitor = start_system_metrics(config, run) if config.system_metrics else None
+    token = _CURRENT.set(run)
+    status = "FINISHED"
     try:
         yield run
     except KeyboardInterrupt:
-        client.set_terminated(run.id, "KILLED")
+        status = "KILLED"
         raise
     except BaseException:
-        client.set_terminated(run.id, "FAILED")
+        status = "FAILED"
         raise
-    client.set_terminated(run.id, "FINISHED")
+    finally:
+        _CURRENT.reset(token)
+        if monitor is not None:
+            stop_system_metrics(monitor)
+        run.close(status)
     if not parent_run_id:
         print(f"MLflow run {run.id} ({run_name}) in experiment '{config.experiment}' at {uri}")
         if ui_command(config):
             print(f"Open the UI: {ui_command(config)}")
+
+
+def start_system_metrics(config: MlflowConfig, run: StageRun):
+    """MLflow's own monitor (CPU, memory, disk, network; GPU with pynvml) logging system/* metrics
+    of this machine into `run` from a daemon thread; None where it cannot start."""
+    try:
+        from mlflow.system_metrics.system_metrics_monitor import SystemMetricsMonitor
+
+        monitor = SystemMetricsMonitor(run.id, sampling_interval=config.system_metrics_every_s, tracking_uri=run.uri)
+        monitor.start()
+        return monitor
+    except Exception as err:  # a missing psutil, an odd platform: tracking goes on without it
+        print(f"warning: no system metrics for run {run.id}: {err}", file=sys.stderr)
+        return None
+
+
+def stop_system_metrics(monitor) -> None:
+    """Stop sampling and flush what was sampled; never waits on a store that stopped answering
+    longer than one request's bounded retries."""
+    try:
+        monitor.finish()
+    except Exception:
+        pass
 
 
 def owner() -> str:
@@ -259,12 +393,22 @@ def owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+def search_all(client, experiment_id: str, filter_string: str, order_by: list[str] | None = None):
+    """Every run matching a filter built from our own constants only, page by page."""
+    token = None
+    while True:
+        page = client.search_runs([experiment_id], filter_string, order_by=order_by, page_token=token)
+        yield from page
+        token = page.token
+        if not token:
+            return
+
+
 def close_stale_runs(client, experiment_id: str, stage: str, output: str, current: str) -> None:
-    stale = client.search_runs(
-        [experiment_id],
-        f"tags.`{STAGE_TAG}` = '{stage}' and tags.`{OUTPUT_TAG}` = '{output}' and attributes.status = 'RUNNING'",
-    )
-    for run in stale:
+    running = search_all(client, experiment_id, f"tags.`{STAGE_TAG}` = '{stage}' and attributes.status = 'RUNNING'")
+    for run in running:
+        if run.data.tags.get(OUTPUT_TAG) != output:  # compared here: a path may hold any character
+            continue
         host = run.data.tags.get(OWNER_TAG, "").split(":")[0]
         if run.info.run_id == current or host not in ("", owner().split(":")[0]):
             continue  # a run on another machine: its folder only shares the name
@@ -283,13 +427,10 @@ def training_run_of(model_dir: str, config: MlflowConfig) -> str | None:
     experiment = client.get_experiment_by_name(config.experiment)
     if experiment is None:
         return None
-    runs = client.search_runs(
-        [experiment.experiment_id],
-        f"tags.`{MODEL_DIR_TAG}` = '{model_dir}'",
-        order_by=["attributes.start_time DESC"],
-        max_results=1,
+    runs = search_all(
+        client, experiment.experiment_id, f"tags.`{STAGE_TAG}` = 'train'", order_by=["attributes.start_time DESC"]
     )
-    return runs[0].info.run_id if runs else None
+    return next((run.info.run_id for run in runs if run.data.tags.get(MODEL_DIR_TAG) == model_dir), None)
 
 
 def register_model(

@@ -41,12 +41,22 @@ def sample_seed(base: int, problem_id: str, sample_index: int) -> int:
 
 
 def user_message(problem: Problem, prompt: PromptConfig) -> str:
-    text = with_choices(problem.problem, problem.choices) if problem.choices else problem.problem
+    return question_message(
+        with_choices(problem.problem, problem.choices) if problem.choices else problem.problem, prompt
+    )
+
+
+def question_message(text: str, prompt: PromptConfig) -> str:
     return f"{text}\n\n{prompt.answer_instruction}".strip()
 
 
 def chat_prompt(tokenizer, problem: Problem, prompt: PromptConfig) -> str:
-    messages = [{"role": "user", "content": user_message(problem, prompt)}]
+    return chat_prompt_of(tokenizer, user_message(problem, prompt), prompt)
+
+
+def chat_prompt_of(tokenizer, user: str, prompt: PromptConfig) -> str:
+    """The model's chat prompt for one user message (the question as the user sees it)."""
+    messages = [{"role": "user", "content": user}]
     if prompt.system_prompt:
         messages.insert(0, {"role": "system", "content": prompt.system_prompt})
     return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)

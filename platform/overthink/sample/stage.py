@@ -21,6 +21,8 @@ from overthink.problems.config import ProblemSetConfig
 from overthink.runtime.files import atomic_write_table, atomic_write_text, root_message
 from overthink.runtime.models import resolve_model
 from overthink.runtime.outputs import claim_output_dir, require_output_dir
+from overthink.runtime.progress import Progress
+from overthink.runtime.tracking import stage_run
 from overthink.sample.config import SampleConfig
 from overthink.sample.requests import ENGINE_COLUMNS, SAMPLES, chat_prompt, expand
 
@@ -124,19 +126,33 @@ def _chain(err: BaseException | None):
 
 
 def run_sample(config: SampleConfig, parent_run_id: str | None = None) -> SampleResult:
-    from tqdm.auto import tqdm
     from transformers import AutoTokenizer
 
     out = require_output_dir(config.output_dir)
     sets = load_problem_sets(config)
     problems = [p for _, set_problems in sets for p in set_problems]
     model = resolve_model(config.model)
-    model_path, model_name = model.path, model.name
     try:
-        tokenizer = AutoTokenizer.from_pretrained(model_path)
+        tokenizer = AutoTokenizer.from_pretrained(model.path)
     except Exception as err:
         raise ConfigError(f"model {config.model!r}: cannot load its tokenizer for the chat template: {err}") from None
     claim_output_dir(out, "sample")
+    tags = {"overthink.model": model.name}
+    with stage_run(config.mlflow, "sample", parent_run_id, tags=tags, output=out) as run:
+        run.log_params(config.model_dump(mode="json"))
+        run.log_inputs(problem_set_inputs(sets), "problems")
+        metrics, samples = generate(config, problems, tokenizer, model.path, model.name, out, run)
+        atomic_write_text(out / "sample_metrics.json", json.dumps(metrics, indent=2))
+        atomic_write_text(out / "sample_responses.md", readable_sample(samples))
+        run.log_metrics(metrics)
+        run.log_artifact(out / "sample_responses.md")
+        run.log_artifact(out / "sample_metrics.json")
+    return SampleResult(out, metrics, run.id)
+
+
+def generate(config: SampleConfig, problems, tokenizer, model_path: str, model_name: str, out: Path, run):
+    """Sample every (problem, sample) pair no part file holds yet; returns the stage's metrics and
+    the consolidated samples. Progress (responses, tokens/s) goes to `run` as batches finish."""
     parts = out / ".parts" / fingerprint(config, model_name, problems)
     parts.mkdir(parents=True, exist_ok=True)
     done = finished_keys(parts)
@@ -145,7 +161,7 @@ def run_sample(config: SampleConfig, parent_run_id: str | None = None) -> Sample
     )
     generated_tokens, startup, first_ready = 0, 0.0, float("inf")
     total = len(problems) * config.sampling.n
-    with tqdm(total=total, initial=total - len(requests), unit="resp", desc="sample", dynamic_ncols=True) as bar:
+    with Progress(run, "responses_sampled", total, total - len(requests), "sample", "resp") as progress:
         if requests:
             from overthink.runtime.ray_init import init_ray
             from overthink.sample.ray_adapter import generate_on_ray
@@ -159,7 +175,8 @@ def run_sample(config: SampleConfig, parent_run_id: str | None = None) -> Sample
                     first_ready = min(first_ready, min(batch.column("engine_ready_at").to_pylist()))
                     atomic_write_table(parts / f"part-{time.time_ns()}.parquet", batch.drop(ENGINE_COLUMNS))
                     generated_tokens += sum(batch.column("num_generated_tokens").to_pylist())
-                    bar.update(batch.num_rows)
+                    tokens_per_s = generated_tokens / max(time.time() - first_ready, 1e-9)  # engines ready on
+                    progress.update(batch.num_rows, generated_tokens=generated_tokens, tokens_per_s=tokens_per_s)
             except Exception as err:
                 raise OverthinkError(
                     f"sampling failed in a Ray worker: {worker_failure(err, config)}\n"
@@ -181,10 +198,7 @@ def run_sample(config: SampleConfig, parent_run_id: str | None = None) -> Sample
         "length_finish_rate": finish.count("length") / max(1, len(finish)),
         "mean_generated_tokens": sum(samples.column("num_generated_tokens").to_pylist()) / max(1, samples.num_rows),
     }
-    atomic_write_text(out / "sample_metrics.json", json.dumps(metrics, indent=2))
-    atomic_write_text(out / "sample_responses.md", readable_sample(samples))
-    run_id = log_to_mlflow(config, metrics, out, model_name, parent_run_id, problem_set_inputs(sets))
-    return SampleResult(out, metrics, run_id)
+    return metrics, samples
 
 
 def readable_sample(samples: pa.Table, count: int = 8) -> str:
@@ -196,21 +210,6 @@ def readable_sample(samples: pa.Table, count: int = 8) -> str:
             f"```\n{row['response']}\n```\n"
         )
     return "\n".join(blocks)
-
-
-def log_to_mlflow(
-    config: SampleConfig, metrics: dict, out: Path, model_name: str, parent_run_id: str | None, inputs: list
-) -> str | None:
-    from overthink.runtime.tracking import stage_run
-
-    tags = {"overthink.model": model_name}
-    with stage_run(config.mlflow, "sample", parent_run_id, tags=tags, output=out) as run:
-        run.log_params(config.model_dump(mode="json"))
-        run.log_metrics(metrics)
-        run.log_inputs(inputs, "problems")
-        run.log_artifact(out / "sample_responses.md")
-        run.log_artifact(out / "sample_metrics.json")
-        return run.id
 
 
 def cli(config: SampleConfig) -> str:

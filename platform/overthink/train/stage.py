@@ -8,7 +8,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -203,7 +205,7 @@ def fit(
 ):
     """One Ray Train run; its errors come back as one clear message."""
     from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
-    from ray.train.torch import TorchConfig, TorchTrainer
+    from ray.train.torch import TorchConfig
 
     from overthink.runtime.ray_init import init_ray
     from overthink.train.loop import FAIL_ONCE_ENV, train_loop_per_worker
@@ -213,7 +215,7 @@ def fit(
     trl_class, trl_args = trl_arguments(config, str(scratch / "hf"), deepspeed)
     workers = config.workers
     storage = config.storage_path or str(Path(config.output_dir).resolve() / "ray")
-    trainer = TorchTrainer(
+    trainer = interruptible_trainer()(
         train_loop_per_worker,
         train_loop_config={
             "config": config.model_dump(mode="json"),
@@ -239,10 +241,40 @@ def fit(
             checkpoint_config=CheckpointConfig(num_to_keep=config.keep_checkpoints),
         ),
     )
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.getsignal(signal.SIGINT) if main_thread else None
     try:
         result = trainer.fit()
+    except SystemExit:  # Ray Train's own Ctrl-C path ends in sys.exit: still an interrupt to us
+        raise KeyboardInterrupt from None
     except Exception as err:
         raise OverthinkError(f"training failed: {root_message(err)}\n(Ray Train logs: {storage}/{run_name})") from None
+    finally:
+        if main_thread:  # the trainer's handler would abort a controller that is gone
+            signal.signal(signal.SIGINT, previous)
     if result.checkpoint is None:
         raise OverthinkError(f"training finished without a checkpoint (Ray Train run {storage}/{run_name})")
     return result
+
+
+def interruptible_trainer():
+    """TorchTrainer whose Ctrl-C is ours: Ray Train V2's own handler aborts the run and then calls
+    sys.exit (the command would end with status 1, no message, and the MLflow run FAILED). This one
+    aborts the run (its workers stop; the last checkpoint stays for the re-run to resume from) and
+    raises KeyboardInterrupt, so train ends like every stage: `interrupted: ...`, 130, KILLED."""
+    import ray
+    from ray.train.torch import TorchTrainer
+
+    class InterruptibleTrainer(TorchTrainer):
+        def _register_sigint_handler(self, controller):  # Ray Train V2's hook, called from fit()
+            def interrupt(signum, frame):
+                signal.signal(signal.SIGINT, signal.default_int_handler)  # a second Ctrl-C: now
+                try:
+                    ray.get(controller.abort.remote(), timeout=30)
+                except Exception:  # the controller exits as it aborts
+                    pass
+                raise KeyboardInterrupt
+
+            signal.signal(signal.SIGINT, interrupt)
+
+    return InterruptibleTrainer
