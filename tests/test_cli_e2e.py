@@ -31,6 +31,7 @@ def test_quickstart_builds_samples_analyzes_and_prints_the_table(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     assert "| organism | organism | 16 |" in result.stdout
     assert "mlflow ui --backend-store-uri sqlite:///" in result.stdout
+    assert "/#/experiments/1/runs?workflowType=machine_learning" in result.stdout  # the runs, not GenAI
     assert (tmp_path / "mlflow" / "mlflow.db").exists()  # local store inside the working directory
     assert (tmp_path / "qs" / "samples" / "samples.parquet").exists()
     assert (tmp_path / "qs" / "analysis" / "analyzed.parquet").exists()

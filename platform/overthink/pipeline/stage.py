@@ -227,14 +227,15 @@ def sweep_and_pick(out: Path, sweep, base, run_id: str | None) -> PipelineResult
 
 
 def cli(config: PipelineConfig, start: str | None = None) -> str:
-    from overthink.runtime.tracking import ui_command
+    from overthink.runtime.tracking import ui_hint
 
     started = time.perf_counter()
     result = run_pipeline(config, start=start)
     text = f"\n=== result ({time.perf_counter() - started:.0f} s) " + "=" * 50 + "\n" + result.table
     text += f"Wrote {result.output_dir / RESULT_FILE}\n"
-    if config.mlflow.enabled and ui_command(config.mlflow):
-        text += f"Open the MLflow UI: {ui_command(config.mlflow)}\n"
+    hint = ui_hint(config.mlflow) if config.mlflow.enabled else None
+    if hint:
+        text += f"Open the MLflow UI: {hint}\n"
     return text
 
 

@@ -360,8 +360,9 @@ def stage_run(
         run.close(status)
     if not parent_run_id:
         print(f"MLflow run {run.id} ({run_name}) in experiment '{config.experiment}' at {uri}")
-        if ui_command(config):
-            print(f"Open the UI: {ui_command(config)}")
+        hint = ui_hint(config)
+        if hint:
+            print(f"Open the UI: {hint}")
 
 
 def start_system_metrics(config: MlflowConfig, run: StageRun):
@@ -446,8 +447,30 @@ def register_model(
     return f"models:/{name}@{alias}"
 
 
-def ui_command(config: MlflowConfig) -> str | None:
+def runs_page(base_url: str, experiment_id: str | None) -> str:
+    """The experiment's runs table. `workflowType=machine_learning`: MLflow 3.17's UI ignores the
+    experiment's kind tag and opens every experiment on its GenAI overview (traces, an assistant)
+    until a user switches the toggle; the parameter opens the runs (checked in headless Chromium
+    with a fresh profile, docs/mlflow.md)."""
+    page = f"#/experiments/{experiment_id}/runs" if experiment_id else "#/experiments"
+    return f"{base_url.rstrip('/')}/{page}?workflowType=machine_learning"
+
+
+def ui_hint(config: MlflowConfig) -> str | None:
+    """How to open this store's runs in the MLflow UI: the command for a local sqlite store, then
+    the page; the page itself for a server."""
     uri = tracking_uri(config)
+    if not uri.startswith(("sqlite:///", "http://", "https://")):
+        return None
+    try:
+        from mlflow import MlflowClient
+
+        experiment = MlflowClient(uri).get_experiment_by_name(config.experiment)
+    except Exception:  # the hint is a courtesy: never fail a finished stage on it
+        experiment = None
+    experiment_id = experiment.experiment_id if experiment else None
+    if uri.startswith("http"):
+        return runs_page(uri, experiment_id)
     beside = Path(sys.executable).parent / "mlflow"  # the venv's mlflow, usable without activating it
     program = str(beside) if beside.exists() else "mlflow"
-    return f"{program} ui --backend-store-uri {uri}" if uri.startswith("sqlite:///") else None
+    return f"{program} ui --backend-store-uri {uri}  then  {runs_page('http://127.0.0.1:5000', experiment_id)}"
