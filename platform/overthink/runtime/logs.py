@@ -181,11 +181,9 @@ def capture_worker_output() -> None:
 
 
 def _dispatcher():
-    try:
-        from ray._private.ray_logging import global_worker_stdstream_dispatcher as dispatcher
-    except ImportError:
-        return None
-    return dispatcher if hasattr(dispatcher, "handlers") and hasattr(dispatcher, "_lock") else None
+    from overthink.runtime.ray_internals import worker_stdstream_dispatcher
+
+    return worker_stdstream_dispatcher()  # a Ray that moved it fails loudly, naming it
 
 
 class WorkerLines:
@@ -202,9 +200,9 @@ class WorkerLines:
             return
         lines, pid = data.get("lines", []), data.get("pid")
         if pid == "autoscaler":  # its status every 5 s: only the events, as Ray's printer does
-            from ray._private.worker import filter_autoscaler_events
+            from overthink.runtime.ray_internals import filter_autoscaler_events
 
-            lines = list(filter_autoscaler_events(lines))
+            lines = filter_autoscaler_events(lines)
         who = data.get("actor_name") or data.get("task_name") or ""
         prefix = f"({who} pid={pid}) " if pid not in ("raylet", "autoscaler") else f"({pid}) "
         try:
