@@ -74,7 +74,7 @@ def test_every_node_installs_the_gpu_extra_in_the_users_home_and_mounts_shared_s
     mount = next(i for i, c in enumerate(setup) if "mount -t nfs4" in c)
     assert "nfs-common" in " ".join(setup[:mount])  # the NFS client comes first
     assert "chown -R" not in " ".join(setup)  # never a walk over every checkpoint
-    assert not cluster["head_setup_commands"]
+    assert cluster["head_setup_commands"] == ["mkdir -p -m 700 ~/overthink/secrets"]
     assert cluster["worker_setup_commands"] == ["bash ~/overthink/src/scripts/node_scratch.sh >> ~/overthink/env.sh"]
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import secrets
 import sys
@@ -123,6 +124,11 @@ def mlflow_health(port: int) -> bool:
         return False
 
 
+def launcher_temp() -> Path:
+    """Where `ray up` keeps a local cluster's state: Ray's default temp folder on this side."""
+    return Path(os.environ.get("RAY_TMPDIR") or os.environ.get("TMPDIR") or "/tmp") / "ray"
+
+
 def mlflow_servers(node) -> list:
     return [p for p in node.processes() if p.info["name"] == "mlflow"]  # the console script's process name
 
@@ -167,6 +173,20 @@ def test_ray_up_exec_job_submit_and_down_on_a_node_over_ssh(tmp_path):
             assert local_hash in shown.stdout and ".venv" not in shown.stdout.split()  # synced, excludes honoured
             assert mlflow_health(ports["mlflow"]) and len(mlflow_servers(node)) == 1
 
+            # The HF token goes to the head's private folder, as docs/cluster.md#secrets says.
+            hf_token = tmp_path / "hf_token"
+            hf_token.write_text("hf_test")
+            hf_token.chmod(0o600)
+            secret = f"{node.home}/overthink/secrets/hf_token"
+            synced, logs = ray_cli("rsync-up", str(config_file), str(hf_token), secret, env=env)
+            assert synced.returncode == 0, logs[-3000:]
+            assert node.run("stat", "-c", "%a %U", str(Path(secret).parent), secret).stdout.split() == [
+                "700",
+                node.user,
+                "600",
+                node.user,
+            ]
+
             # A job with the cluster's token (only with it) logs a run to the head's MLflow server.
             client = {**env, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(token)}
             address = f"http://127.0.0.1:{ports['dashboard']}"
@@ -194,6 +214,8 @@ def test_ray_up_exec_job_submit_and_down_on_a_node_over_ssh(tmp_path):
             assert [r.info.run_id for r in finished_runs(ports["mlflow"])] == [r.info.run_id for r in runs]
         finally:
             down, logs = ray_cli("down", str(config_file), "--yes", env=env)
+            for suffix in ("lock", "state"):  # the local provider's record of the cluster, on this side
+                (launcher_temp() / f"cluster-{config['cluster_name']}.{suffix}").unlink(missing_ok=True)
         assert down.returncode == 0, logs[-4000:]
         wait_for(lambda: not node.processes(), 60, f"no process of {node.user} after `ray down`")
         timeline["ray down, nothing left"] = time.monotonic() - started
