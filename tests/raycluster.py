@@ -174,6 +174,19 @@ def private_tmp(keep: Path, kept: list[str]) -> str:
     return " && ".join(steps)
 
 
+def kuberay_mlflow_args() -> tuple[str, ...]:
+    """The --allowed-hosts argument of docs/kuberay/mlflow.yaml's server (MLflow >= 3.5 answers 403
+    to a Host it does not allow, e.g. the Service name `mlflow:5000`)."""
+    import yaml
+
+    from conftest import REPO
+
+    documents = yaml.safe_load_all((REPO / "docs" / "kuberay" / "mlflow.yaml").read_text())
+    deployment = next(d for d in documents if d["kind"] == "Deployment")
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    return tuple(arg for arg in container["args"] if arg.startswith("--allowed-hosts="))
+
+
 @contextmanager
 def mlflow_server(folder: Path, extra: tuple[str, ...] = ()):
     """`mlflow server` with a sqlite backend and artifacts served from `folder` (`extra`: more

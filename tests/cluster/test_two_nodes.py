@@ -13,13 +13,25 @@ import shutil
 import subprocess
 import tempfile
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
 
 from conftest import REAL_TRACES, REPO, need
 from hub_cache import publish_to_hub_cache
-from raycluster import BIN, auth_env, mlflow_server, private_tmp, ray_state, run, start_head, start_private_worker
+from raycluster import (
+    BIN,
+    auth_env,
+    kuberay_mlflow_args,
+    mlflow_server,
+    private_tmp,
+    ray_state,
+    run,
+    start_head,
+    start_private_worker,
+)
 
 pytestmark = pytest.mark.slow
 HUB_MODEL = "overthink-test/organism"  # the default organism, published into the shared hub cache
@@ -35,7 +47,8 @@ def cluster():
     shared = Path(tempfile.mkdtemp(prefix="overthink-shared-", dir="/var/tmp"))
     try:
         publish_to_hub_cache(resolve_model("organism").path, shared / "hf" / "hub", HUB_MODEL)
-        with mlflow_server(shared / "mlflow") as tracking:
+        # The server as docs/kuberay/mlflow.yaml runs it (its allowed hosts admit 127.0.0.1 too).
+        with mlflow_server(shared / "mlflow", kuberay_mlflow_args()) as tracking:
             # What ray_cluster.yaml exports on every node before `ray start`.
             env = {
                 **os.environ,
@@ -319,3 +332,22 @@ def test_a_private_tmp_still_shows_a_checkout_that_lives_under_tmp(tmp_path):
     finally:
         shutil.rmtree(checkout)
         keep.rmdir()
+
+
+def status_with_host(uri: str, host: str) -> int:
+    request = urllib.request.Request(f"{uri}/api/2.0/mlflow/experiments/search?max_results=1", headers={"Host": host})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status
+    except urllib.error.HTTPError as err:
+        return err.code
+
+
+def test_the_kuberay_mlflow_server_answers_its_service_name(cluster):
+    """docs/kuberay/mlflow.yaml's --allowed-hosts: MLflow >= 3.5 answers 403 to every API call with
+    a Host it does not allow (while /health passes): the Service name must be allowed."""
+    _, _, tracking, _, _ = cluster
+    assert kuberay_mlflow_args()
+    assert status_with_host(tracking, "mlflow:5000") == 200  # what jobs send through the Service
+    assert status_with_host(tracking, "mlflow.overthink.svc.cluster.local:5000") == 200
+    assert status_with_host(tracking, "elsewhere.example:5000") == 403  # the check is on
