@@ -27,8 +27,8 @@ def spread(args, out: Path, requests_per_shard: int | None) -> tuple[list[int], 
         f"sampling.n={args.n}",
         f"sampling.max_tokens={args.max_tokens}",
         "engine.backend=transformers",
-        f"engine.engines={args.engines}",
-        f"engine.cpus_per_engine={int(200 / args.engines) / 100}",  # all fit in 2 CPUs
+        f"placement.count={args.engines}",
+        f"placement.cpus={int(200 / args.engines) / 100}",  # all fit in 2 CPUs
         "engine.cpu_threads=1",
         "mlflow.enabled=false",
     ]

@@ -49,7 +49,7 @@ def main() -> None:
                     f"per_device_batch_size={args.batch_size}",
                     "max_length=1024",
                     f"save_steps={args.steps}",
-                    f"workers.num_workers={args.workers}",
+                    f"placement.count={args.workers}",
                     "learning_rate=1e-4",
                     f"mlflow.tracking_uri={mlflow_uri}",
                     "mlflow.experiment=train-bench",

@@ -88,19 +88,21 @@ def test_shipped_configs_load(path):
 
         assert parse_space(search.space, TrainSettings)  # every distribution in the space is well-formed
     train = getattr(config, "train", None)
-    if train is not None and train.workers.use_gpu:  # the real-run recipes (DESIGN.md §3)
-        workers = train.workers
+    if train is not None and train.placement.device == "gpu":  # the real-run recipes (DESIGN.md §3)
+        workers = train.placement
         assert (
             train.loss == "simpo"
             and train.deepspeed.startswith("zero3")
             and train.bf16
             and train.gradient_checkpointing
         )
-        assert workers.num_workers * train.per_device_batch_size * train.gradient_accumulation_steps == 128
+        assert workers.count * train.per_device_batch_size * train.gradient_accumulation_steps == 128
         evaluate = config.evaluate.sample
         engine = evaluate.engine
         assert engine.max_model_len >= evaluate.sampling.max_tokens + 1024  # room for the prompt
         if stage == "pipeline":
+            # Engine counts are given: a cold cluster scales to all of them (item 4 of issue 22).
+            assert config.sample.placement.count and evaluate.placement.count
             assert config.sample.sampling.n == 10 and config.sample.sampling.temperature == 1.0
             assert [p.name for p in config.sample.problems] == ["prm12k"]
             assert [p.name for p in evaluate.problems] == ["math500", "gsm8k", "asdiv", "aime2024", "gpqa_diamond"]

@@ -86,7 +86,7 @@ def test_every_stage_runs_from_the_installed_package(installed):
         "train.max_steps": "1",
         "train.per_device_batch_size": "2",
         "train.max_length": "768",
-        "train.workers.cpus_per_worker": "0.9",
+        "train.placement.cpus": "0.9",
         "evaluate.sample.problems": "[{name: organism, limit: 3}]",
         "evaluate.sample.sampling.n": "1",
         "evaluate.sample.prompt": PROMPT,

@@ -122,7 +122,7 @@ STAGES: dict[str, StageSpec] = {
                 Flag("--loss", "loss", "NAME"),
                 Flag("--strategy", "strategy", "NAME"),
                 Flag("--deepspeed", "deepspeed", "MODE"),
-                Flag("--workers", "workers.num_workers", "N"),
+                Flag("--workers", "placement.count", "N"),
             ),
             example="--pairs /data/pairs --model /data/base --output /data/train --loss simpo --strategy "
             "fcs_reflection",

@@ -1,6 +1,8 @@
 """Autoscaling on one machine: Ray's fake multi-node provider runs the node types of
-ray_cluster.yaml (same names, resources scaled down), a job whose sample stage needs GPU engines
-makes the autoscaler add a GPU worker, the job finishes, and the idle worker is removed."""
+ray_cluster.yaml (same names, resources scaled down). On the cold cluster a sample job on the
+spot type (placement.resources) sizes its engines from the autoscaler's node types, so the
+autoscaler adds every node they need (it used to be one engine, whatever the cluster could hold);
+the job finishes, and the idle workers are removed."""
 
 from __future__ import annotations
 
@@ -13,33 +15,36 @@ import pytest
 import yaml
 
 from conftest import REPO
-from raycluster import BIN, auth_env, run, start_head
+from overthink.runtime.placement import AUTOSCALER_CONFIG_ENV
+from raycluster import BIN, auth_env, ray_state, run, start_head, wait_for
 
 pytestmark = pytest.mark.slow
 IDLE_TIMEOUT_MINUTES = 0.1  # 6 s: scale-down inside a test
 
 
 def fake_cluster_config(gcs_address: str) -> dict:
-    """ray_cluster.yaml's node types on the fake provider: one CPU and one or two fake GPUs each
-    (the 8-GPU type keeps more GPUs than the 1-GPU one, so a 2-GPU engine fits it alone)."""
+    """ray_cluster.yaml's node types on the fake provider: two CPUs and one or two fake GPUs each
+    (the 8-GPU types keep more GPUs than the 1-GPU ones, so a 2-GPU engine fits them alone), custom
+    resources scaled like the GPUs, at most 2 nodes of a type."""
     real = yaml.safe_load((REPO / "ray_cluster.yaml").read_text())
     types = {}
     for name, node_type in real["available_node_types"].items():
         if name == real["head_node_type"]:
             continue
         gpus = min(node_type["resources"]["GPU"], 2)
-        custom = {k: v for k, v in node_type["resources"].items() if k not in ("CPU", "GPU")}
+        scale = gpus / node_type["resources"]["GPU"]
+        custom = {k: max(1, int(v * scale)) for k, v in node_type["resources"].items() if k not in ("CPU", "GPU")}
         types[name] = {
-            "resources": {"CPU": 1, "GPU": gpus, **custom},
+            "resources": {"CPU": 2, "GPU": gpus, **custom},  # an engine takes 1: room for Ray Data's tasks
             "node_config": {},
             "min_workers": 0,
-            "max_workers": 1,
+            "max_workers": min(node_type["max_workers"], 2),
         }
     # The fake provider names its head type "ray.head.default"; like the real head it takes no work.
     types["ray.head.default"] = {"resources": {"CPU": 0}, "node_config": {}, "max_workers": 0}
     return {
         "cluster_name": "fake-" + real["cluster_name"],
-        "max_workers": len(types) - 1,
+        "max_workers": sum(t["max_workers"] for t in types.values()),
         "upscaling_speed": real["upscaling_speed"],
         "idle_timeout_minutes": IDLE_TIMEOUT_MINUTES,
         "provider": {
@@ -62,28 +67,22 @@ def fake_cluster_config(gcs_address: str) -> dict:
 
 
 def gpu_nodes(dashboard: str, env: dict) -> list[dict]:
-    result = run([str(BIN / "ray"), "list", "nodes", "--address", dashboard, "--format", "json"], env=env)
-    assert result.returncode == 0, result.stderr[-2000:]
-    return [n for n in json.loads(result.stdout) if n["state"] == "ALIVE" and n["resources_total"].get("GPU")]
+    return [n for n in ray_state(dashboard, env, "nodes") if n["state"] == "ALIVE" and n["resources_total"].get("GPU")]
 
 
-def wait_for(condition, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(1)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-
-
-def test_a_gpu_stage_scales_a_worker_type_up_and_idle_removes_it(tmp_path, organism_path):
+def test_a_cold_cluster_scales_to_every_engine_its_node_types_hold_and_idle_removes_them(tmp_path, organism_path):
     from raycluster import free_port
 
     port = free_port()
     config = tmp_path / "fake_cluster.yaml"
     config.write_text(yaml.safe_dump(fake_cluster_config(f"127.0.0.1:{port}")))
-    env = {**os.environ, **auth_env(), "RAY_FAKE_CLUSTER": "1", "AUTOSCALER_UPDATE_INTERVAL_S": "1"}
+    env = {
+        **os.environ,
+        **auth_env(),
+        "RAY_FAKE_CLUSTER": "1",
+        "AUTOSCALER_UPDATE_INTERVAL_S": "1",
+        AUTOSCALER_CONFIG_ENV: str(config),  # on a `ray up` head the driver reads ~/ray_bootstrap_config.yaml
+    }
     with start_head(env, num_cpus=0, port=port, extra=[f"--autoscaling-config={config}"]) as (dashboard, _):
         assert gpu_nodes(dashboard, env) == []  # GPU workers start at zero
         started = time.monotonic()
@@ -98,7 +97,14 @@ def test_a_gpu_stage_scales_a_worker_type_up_and_idle_removes_it(tmp_path, organ
                 "--working-dir",
                 str(REPO),
                 "--runtime-env-json",
-                json.dumps({"excludes": [".venv", ".git", "mlflow", "out", ".pytest_cache", ".ruff_cache"]}),
+                json.dumps(
+                    {
+                        "excludes": [".venv", ".git", "mlflow", "out", ".pytest_cache", ".ruff_cache"],
+                        # Ray Data starts the pool before it dispatches, so a fast first engine cannot
+                        # finish the job before the second is placed: the test sees both.
+                        "env_vars": {"RAY_DATA_DEFAULT_WAIT_FOR_MIN_ACTORS_S": "600"},
+                    }
+                ),
                 "--",
                 "python",
                 "jobs/sample.py",
@@ -107,7 +113,7 @@ def test_a_gpu_stage_scales_a_worker_type_up_and_idle_removes_it(tmp_path, organ
                 "--output",
                 str(tmp_path / "samples"),
                 "--set",
-                "problems=[{name: organism, limit: 2}]",
+                "problems=[{name: organism, limit: 8}]",
                 "--set",
                 "sampling.n=1",
                 "--set",
@@ -115,9 +121,11 @@ def test_a_gpu_stage_scales_a_worker_type_up_and_idle_removes_it(tmp_path, organ
                 "--set",
                 "engine.backend=transformers",
                 "--set",
-                "engine.placement=gpu",
+                "placement.device=gpu",
                 "--set",
-                "engine.tensor_parallel_size=2",  # only the (scaled) gpu_8x_h100 type holds 2 GPUs
+                "placement.resources={spot: 2}",  # the spot type only: 1 engine per (scaled) node, 2 nodes
+                "--set",
+                "engine.tensor_parallel_size=2",
                 "--set",
                 "mlflow.enabled=false",
             ],
@@ -126,10 +134,11 @@ def test_a_gpu_stage_scales_a_worker_type_up_and_idle_removes_it(tmp_path, organ
         assert job.returncode == 0, job.stderr[-3000:]
         job_id = re.search(r"raysubmit_[A-Za-z0-9]+", job.stdout).group()  # the CLI colours its output
 
-        def eight_gpu_type():  # the only type whose (scaled) nodes hold a 2-GPU engine
-            return [n for n in gpu_nodes(dashboard, env) if n["resources_total"]["GPU"] == 2]
+        def spot_nodes():
+            nodes = [n["node_id"] for n in gpu_nodes(dashboard, env) if n["resources_total"].get("spot")]
+            return set(nodes) if len(nodes) == 2 else None
 
-        wait_for(eight_gpu_type, 180, "a gpu_8x_h100 worker")
+        spot = wait_for(spot_nodes, 240, "two gpu_8x_h100_spot workers")
         scaled_up = time.monotonic() - started
 
         def finished():
@@ -142,10 +151,15 @@ def test_a_gpu_stage_scales_a_worker_type_up_and_idle_removes_it(tmp_path, organ
             [str(BIN / "ray"), "job", "logs", "--address", dashboard, job_id], env=env
         ).stdout[-3000:]
         job_done = time.monotonic() - started
+        logs = run([str(BIN / "ray"), "job", "logs", "--address", dashboard, job_id], env=env).stdout
+        assert "sample: 2 engine(s) on GPUs, 2 per engine" in logs, logs[-3000:]
+        engines = {a["node_id"] for a in ray_state(dashboard, env, "actors") if "EngineActor" in a["class_name"]}
+        spot |= {n["node_id"] for n in ray_state(dashboard, env, "nodes") if n["resources_total"].get("spot")}
+        assert len(engines) == 2 and engines <= spot, (engines, spot)  # each engine on its own spot node
         assert (tmp_path / "samples" / "samples.parquet").is_file()
         wait_for(lambda: not gpu_nodes(dashboard, env), 120, "the idle GPU workers to go")
         scaled_down = time.monotonic() - started
         print(
-            f"\nautoscaling timeline: GPU worker up at {scaled_up:.0f} s, job done at {job_done:.0f} s, "
-            f"worker removed at {scaled_down:.0f} s (idle timeout {IDLE_TIMEOUT_MINUTES * 60:.0f} s)"
+            f"\nautoscaling timeline: both GPU workers up at {scaled_up:.0f} s, job done at {job_done:.0f} s, "
+            f"workers removed at {scaled_down:.0f} s (idle timeout {IDLE_TIMEOUT_MINUTES * 60:.0f} s)"
         )

@@ -10,15 +10,28 @@ import json
 import os
 import secrets
 import shutil
+import subprocess
 import tempfile
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
 
 from conftest import REAL_TRACES, REPO, need
 from hub_cache import publish_to_hub_cache
-from raycluster import BIN, auth_env, mlflow_server, run, start_head, start_private_worker
+from raycluster import (
+    BIN,
+    auth_env,
+    kuberay_mlflow_args,
+    mlflow_server,
+    private_tmp,
+    ray_state,
+    run,
+    start_head,
+    start_private_worker,
+)
 
 pytestmark = pytest.mark.slow
 HUB_MODEL = "overthink-test/organism"  # the default organism, published into the shared hub cache
@@ -34,7 +47,8 @@ def cluster():
     shared = Path(tempfile.mkdtemp(prefix="overthink-shared-", dir="/var/tmp"))
     try:
         publish_to_hub_cache(resolve_model("organism").path, shared / "hf" / "hub", HUB_MODEL)
-        with mlflow_server(shared / "mlflow") as tracking:
+        # The server as docs/kuberay/mlflow.yaml runs it (its allowed hosts admit 127.0.0.1 too).
+        with mlflow_server(shared / "mlflow", kuberay_mlflow_args()) as tracking:
             # What ray_cluster.yaml exports on every node before `ray start`.
             env = {
                 **os.environ,
@@ -49,15 +63,6 @@ def cluster():
                 yield dashboard, shared, tracking, nodes[0]["node_id"], env
     finally:
         shutil.rmtree(shared, ignore_errors=True)
-
-
-def ray_state(dashboard: str, env: dict, what: str, *args: str) -> list[dict]:
-    """`ray list WHAT` as JSON (the CLI: it carries the cluster's auth token from `env`)."""
-    result = run(
-        [str(BIN / "ray"), "list", what, "--address", dashboard, "--format", "json", "--limit", "1000", *args], env=env
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    return json.loads(result.stdout)
 
 
 def submit(cluster, working_dir: Path, *entrypoint: str, env_vars: dict | None = None):
@@ -309,3 +314,40 @@ def test_analyze_as_a_job_on_the_real_traces(cluster):
     assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
     assert json.loads((out / "metrics.json").read_text())["overall"]["responses"] == 500
     assert "| math500 | Sky-T1-27B | 500 |" in result.stdout
+
+
+def test_a_private_tmp_still_shows_a_checkout_that_lives_under_tmp(tmp_path):
+    """A checkout (and venv) under /tmp stays visible on the worker node; the rest of /tmp does not
+    (issue 24: the worker node failed with `ray: not found`)."""
+    checkout = Path(tempfile.mkdtemp(prefix="checkout-", dir="/tmp"))
+    keep = Path(tempfile.mkdtemp(prefix="rayorig-", dir="/var/tmp"))
+    try:
+        (checkout / "venv").mkdir()
+        (checkout / "venv" / "ray").write_text("#!/bin/sh\n")
+        hidden = tmp_path / "head-scratch"
+        hidden.write_text("only the head sees this")
+        script = f"{private_tmp(keep, [str(checkout)])} && cat {checkout}/venv/ray && test ! -e {hidden} && echo ok"
+        shown = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c", script], capture_output=True)
+        assert shown.returncode == 0 and shown.stdout.decode().endswith("ok\n"), shown
+    finally:
+        shutil.rmtree(checkout)
+        keep.rmdir()
+
+
+def status_with_host(uri: str, host: str) -> int:
+    request = urllib.request.Request(f"{uri}/api/2.0/mlflow/experiments/search?max_results=1", headers={"Host": host})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status
+    except urllib.error.HTTPError as err:
+        return err.code
+
+
+def test_the_kuberay_mlflow_server_answers_its_service_name(cluster):
+    """docs/kuberay/mlflow.yaml's --allowed-hosts: MLflow >= 3.5 answers 403 to every API call with
+    a Host it does not allow (while /health passes): the Service name must be allowed."""
+    _, _, tracking, _, _ = cluster
+    assert kuberay_mlflow_args()
+    assert status_with_host(tracking, "mlflow:5000") == 200  # what jobs send through the Service
+    assert status_with_host(tracking, "mlflow.overthink.svc.cluster.local:5000") == 200
+    assert status_with_host(tracking, "elsewhere.example:5000") == 403  # the check is on

@@ -40,7 +40,7 @@ def pipeline_config(tmp_path, *overrides):
             "train.max_steps=2",
             "train.per_device_batch_size=4",
             "train.max_length=1024",
-            "train.workers.cpus_per_worker=0.9",
+            "train.placement.cpus=0.9",
             "evaluate.sample.problems=[{name: organism, limit: 6}]",
             "evaluate.sample.sampling.n=1",
             f"evaluate.sample.prompt={PROMPT}",

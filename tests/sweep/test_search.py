@@ -42,7 +42,7 @@ def test_tune_space_maps_every_dimension():
             "learning_rate": {"loguniform": [1.0e-6, 1.0e-4]},
             "beta": {"choice": [2.0, 2.5]},
             "simpo_gamma": {"uniform": [0.0, 1.0]},
-            "workers.num_workers": {"randint": [1, 3]},
+            "placement.count": {"randint": [1, 3]},
             "epochs": 1,
         },
         TrainConfig,
@@ -50,7 +50,7 @@ def test_tune_space_maps_every_dimension():
     space = tune_space(dims)
     assert space["strategy"] == tune.grid_search(["fcs", "gds"]) and space["epochs"] == 1.0
     assert 1e-6 <= space["learning_rate"].sample() <= 1e-4 and space["beta"].sample() in (2.0, 2.5)
-    assert 0.0 <= space["simpo_gamma"].sample() < 1.0 and space["workers.num_workers"].sample() in (1, 2)
+    assert 0.0 <= space["simpo_gamma"].sample() < 1.0 and space["placement.count"].sample() in (1, 2)
     assert tune_space(dims, grid=False)["strategy"].sample() in ("fcs", "gds")  # random/Optuna: grid -> choice
 
 

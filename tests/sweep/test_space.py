@@ -29,11 +29,11 @@ strategy: {grid: [fcs, gds]}
 loss: {choice: [simpo, dpo]}
 simpo_gamma: {uniform: [0, 1.5]}
 learning_rate: {loguniform: [1.0e-7, 1.0e-5]}
-workers.num_workers: {randint: [1, 4]}
+placement.count: {randint: [1, 4]}
 epochs: 1
 beta: null
 kinds: [length]
-workers.resources_per_worker: {accelerator_type_a100: 0.01}
+placement.resources: {accelerator_type_a100: 0.01}
 """)
 
 
@@ -47,11 +47,11 @@ def test_every_distribution_parses():
         "loss": Choice(("simpo", "dpo")),
         "simpo_gamma": Uniform(0.0, 1.5),
         "learning_rate": LogUniform(1e-7, 1e-5),
-        "workers.num_workers": RandInt(1, 4),
+        "placement.count": RandInt(1, 4),
         "epochs": Fixed(1.0),  # an int for a float key is accepted and stored as the float the config holds
         "beta": Fixed(None),
         "kinds": Fixed(["length"]),
-        "workers.resources_per_worker": Fixed({"accelerator_type_a100": 0.01}),  # a dict key takes a fixed mapping
+        "placement.resources": Fixed({"accelerator_type_a100": 0.01}),  # a dict key takes a fixed mapping
     }
 
 
@@ -66,7 +66,7 @@ def test_space_values_lists_only_listed_dimensions():
     space = parse(SPACE)
     assert space_values(space["strategy"]) == ["fcs", "gds"] and space_values(space["loss"]) == ["simpo", "dpo"]
     assert space_values(space["epochs"]) == [1.0] and space_values(space["kinds"]) == [["length"]]
-    assert space_values(space["learning_rate"]) is None and space_values(space["workers.num_workers"]) is None
+    assert space_values(space["learning_rate"]) is None and space_values(space["placement.count"]) is None
 
 
 @pytest.mark.parametrize(
@@ -83,7 +83,7 @@ def test_space_values_lists_only_listed_dimensions():
         ("simpo_gamma", {"uniform": [0.5, 0.5]}, "uniform needs low < high"),
         ("learning_rate", {"loguniform": [0, 1.0e-5]}, "loguniform needs low > 0"),
         ("learning_rate", {"loguniform": [-1.0, 1.0e-5]}, "loguniform needs low > 0"),
-        ("workers.num_workers", {"randint": [1, 4.5]}, "randint needs integer bounds"),
+        ("placement.count", {"randint": [1, 4.5]}, "randint needs integer bounds"),
         ("simpo_gamma", {"uniform": [True, 2]}, "not a finite number"),
         ("learning_rate", {"loguniform": ["1e-7", 1.0e-5]}, "low '1e-7' is text.*write 1.0e-7"),
         ("learning_rate", {"grid": [5.0e-7, "1e-7"]}, "grid value '1e-7' is not valid.*write 1.0e-7"),
@@ -93,19 +93,19 @@ def test_space_values_lists_only_listed_dimensions():
             {"grid": [1.0e-7]},
             "'learnig_rate' is not a key of TrainConfig \\(did you mean learning_rate",
         ),
-        ("workers.num_worker", 2, "'num_worker' is not a key of WorkersConfig \\(did you mean num_workers"),
+        ("placement.cont", 2, "'cont' is not a key of Placement \\(did you mean count"),
         ("beta.low", 2.0, "beta is a value, not a section"),
         ("lora", {"enabled": True}, "is a section; search its keys instead"),
         ("loss", {"grid": ["simpo", "ipo"]}, "grid value 'ipo' is not valid: .*unknown loss 'ipo'"),
         ("beta", {"choice": [2.0, 0.0]}, "choice value 0.0 is not valid: Input should be greater than 0"),
-        ("workers.num_workers", {"grid": [2.0]}, "grid value 2.0 is not valid: Input should be a valid integer"),
+        ("placement.count", {"grid": [2.0]}, "grid value 2.0 is not valid: Input should be a valid integer"),
         ("gradient_checkpointing", 1, "fixed value 1 is not valid: Input should be a valid boolean"),
         ("beta", {"scale": 2.0}, "unknown distribution 'scale'"),  # a fixed dict for a non-dict key
         ("beta", [2.0, 2.5], "fixed value \\[2.0, 2.5\\] is not valid.*write \\{grid: \\[...\\]\\}"),
         ("per_device_batch_size", {"uniform": [1, 8]}, "can draw 1.0.*valid integer.*use randint"),
         ("beta", {"uniform": [0, 2]}, "can draw 0.0, which is not valid: Input should be greater than 0"),
         ("warmup_ratio", {"uniform": [0.0, 1.5]}, "can draw 1.49.*less than 1"),
-        ("workers.num_workers", {"randint": [0, 3]}, "randint \\[0, 3\\] can draw 0"),
+        ("placement.count", {"randint": [0, 3]}, "randint \\[0, 3\\] can draw 0"),
         ("kinds", {"grid": [["length", "long"]]}, "grid value .* is not valid: 1: Input should be 'length'"),
     ],
 )
@@ -118,8 +118,8 @@ def test_bad_space_names_the_key(key, spec, message):
 
 def test_exclusive_highs_are_allowed_at_the_field_bound():
     # Ray draws uniform from [low, high) and randint from low..high-1, so high may sit on an exclusive bound.
-    space = parse({"warmup_ratio": {"uniform": [0.0, 1.0]}, "workers.num_workers": {"randint": [1, 2]}})
-    assert space == {"warmup_ratio": Uniform(0.0, 1.0), "workers.num_workers": RandInt(1, 2)}
+    space = parse({"warmup_ratio": {"uniform": [0.0, 1.0]}, "placement.count": {"randint": [1, 2]}})
+    assert space == {"warmup_ratio": Uniform(0.0, 1.0), "placement.count": RandInt(1, 2)}
 
 
 def test_number_hint_reads_back_as_a_float():

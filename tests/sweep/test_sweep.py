@@ -39,8 +39,8 @@ def sweep_config(tmp_path, pairs, model, *overrides):
             "train.per_device_batch_size=4",
             "train.max_length=512",
             "train.max_failures=0",
-            "train.workers.num_workers=2",
-            "train.workers.cpus_per_worker=0.9",
+            "train.placement.count=2",
+            "train.placement.cpus=0.9",
             "evaluate.sample.problems=[{name: organism, limit: 4}]",
             "evaluate.sample.sampling.n=1",
             "evaluate.sample.sampling.max_tokens=64",
@@ -104,16 +104,14 @@ def test_impossible_requests_and_bad_spaces_fail_before_any_trial(tmp_path, swee
         )
     with pytest.raises(ConfigError, match="search.space.learning_rat: 'learning_rat' is not a key"):
         sweep_config(tmp_path, sweep_pairs, organism_path, "search.space={learning_rat: {grid: [1.0]}}")
-    with pytest.raises(
-        ConfigError, match=r"training needs 2.01 CPUs .* the cluster has 2; lower train.workers.cpus_per_worker"
-    ):
+    with pytest.raises(ConfigError, match=r"training needs 2.01 CPUs .* the cluster has 2; lower train.placement.cpus"):
         run_sweep(
             sweep_config(
                 tmp_path,
                 sweep_pairs,
                 organism_path,
                 "search.space={strategy: {grid: [fcs]}}",
-                "train.workers.cpus_per_worker=1",
+                "train.placement.cpus=1",
             )
         )
     assert not (tmp_path / "sweep" / "tune").exists()

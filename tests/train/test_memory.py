@@ -74,7 +74,7 @@ def test_the_train_stage_prints_the_plan_and_refuses_before_any_worker(tmp_path,
     config = load_config(
         TrainConfig,
         None,
-        [f"model={model}", "workers.use_gpu=true", "workers.num_workers=16", "bf16=true", "deepspeed=zero3"]
+        [f"model={model}", "placement.device=gpu", "placement.count=16", "bf16=true", "deepspeed=zero3"]
         + ["max_length=16384", "per_device_batch_size=1", "gradient_checkpointing=true"],
     )
     with pytest.raises(

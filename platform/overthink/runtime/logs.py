@@ -181,17 +181,9 @@ def _to_terminal(handler: logging.Handler) -> bool:
 PRINT_HANDLER = "ray_print_logs"
 
 
-def worker_output_to_driver() -> bool:
-    """`log_to_driver` for ray.init: on, unless output is routed and Ray's dispatcher cannot be
-    reached (then worker output stays in Ray's own session logs instead of the terminal)."""
-    return _route is None or _dispatcher() is not None
-
-
 def capture_worker_output() -> None:
     """After ray.init: workers' lines go to the log while output is routed (idempotent)."""
     dispatcher = _dispatcher()
-    if dispatcher is None:
-        return
     with dispatcher._lock:
         for index, (name, handler) in enumerate(dispatcher.handlers):
             if name == PRINT_HANDLER and not isinstance(handler, WorkerLines):
@@ -199,11 +191,9 @@ def capture_worker_output() -> None:
 
 
 def _dispatcher():
-    try:
-        from ray._private.ray_logging import global_worker_stdstream_dispatcher as dispatcher
-    except ImportError:
-        return None
-    return dispatcher if hasattr(dispatcher, "handlers") and hasattr(dispatcher, "_lock") else None
+    from overthink.runtime.ray_internals import worker_stdstream_dispatcher
+
+    return worker_stdstream_dispatcher()  # a Ray that moved it fails loudly, naming it
 
 
 class WorkerLines:
@@ -223,9 +213,9 @@ class WorkerLines:
             return
         lines, pid = data.get("lines", []), data.get("pid")
         if pid == "autoscaler":  # its status every 5 s: only the events, as Ray's printer does
-            from ray._private.worker import filter_autoscaler_events
+            from overthink.runtime.ray_internals import filter_autoscaler_events
 
-            lines = list(filter_autoscaler_events(lines))
+            lines = filter_autoscaler_events(lines)
         who = data.get("actor_name") or data.get("task_name") or ""
         prefix = f"({who} pid={pid}) " if pid not in ("raylet", "autoscaler") else f"({pid}) "
         text = [f"{prefix}{line}\n" for line in lines]

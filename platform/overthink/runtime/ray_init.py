@@ -17,6 +17,7 @@ from pathlib import Path
 
 from overthink.errors import OverthinkError
 from overthink.runtime.config import RayConfig
+from overthink.runtime.placement import AUTOSCALER_CONFIG_ENV, ClusterNodes, NodeType, launcher_node_types
 
 JOB_CONFIG_ENV = "RAY_JOB_CONFIG_JSON_ENV_VAR"  # set by `ray job submit` for the driver
 
@@ -101,20 +102,19 @@ def init_ray(config: RayConfig):
     os.environ.setdefault("RAY_TRAIN_ENABLE_PRINT_PATCH", "0")
     address = cluster_address(config)
     logs.sweep_loggers()  # Ray's own console handler, set up when ray was imported
-    to_driver = logs.worker_output_to_driver()
     if ray.is_initialized():
         pass  # inside a Ray worker (a sweep trial) or a second stage in one process: Data settings still apply
     elif address:
         require_reachable(address)
         with ctrl_c_held():
-            ray.init(address=address, log_to_driver=to_driver, runtime_env=submitted_code_env())
+            ray.init(address=address, log_to_driver=True, runtime_env=submitted_code_env())
     else:
         with ctrl_c_held():
             ray.init(
                 address="local",
                 num_cpus=config.num_cpus or os.cpu_count(),
                 include_dashboard=False,
-                log_to_driver=to_driver,
+                log_to_driver=True,
                 configure_logging=False,
             )
     logs.capture_worker_output()
@@ -148,36 +148,33 @@ def cluster_cpus() -> int:
     return max(1, int(ray.cluster_resources().get("CPU", 1)))
 
 
-LAUNCHER_CONFIG = Path("~/ray_bootstrap_config.yaml")  # where `ray up` puts the cluster config on the head
+LAUNCHER_CONFIG = "~/ray_bootstrap_config.yaml"  # where `ray up` puts the cluster config on the head
 
 
-def node_gpu_counts() -> tuple[list[int], list[int] | None]:
-    """GPUs per alive node, and per node type an autoscaler can still add: [] without an
-    autoscaler, None when one runs but its node types are not known here."""
+def cluster_nodes() -> ClusterNodes:
+    """The alive nodes' resources and the node types an autoscaler can add (see ClusterNodes)."""
     import ray
 
-    alive = [int(node["Resources"].get("GPU", 0)) for node in ray.nodes() if node.get("Alive")]
-    return alive, scalable_gpu_counts()
+    alive = [dict(node["Resources"]) for node in ray.nodes() if node.get("Alive")]
+    return ClusterNodes(alive, autoscaler_node_types())
 
 
-def scalable_gpu_counts() -> list[int] | None:
-    """From the autoscaler's config in the GCS (autoscaler v2, KubeRay), else from the cluster
-    launcher's config on the head (where job drivers run), else whether an autoscaler reports."""
-    try:
-        from ray._private.state import state
+def autoscaler_node_types() -> list[NodeType] | None:
+    """From the node groups an autoscaler reported to the GCS (autoscaler v2, KubeRay), else from
+    the autoscaler config file on this node (`ray up` puts it on the head, where job drivers run),
+    else [] without an autoscaler and None when one runs with types unknown here."""
+    from overthink.runtime import ray_internals
 
-        cluster_config = state.get_cluster_config()
-    except Exception:  # an older GCS without it
-        cluster_config = None
-    if cluster_config and cluster_config.node_group_configs:
-        return [int(g.resources.get("GPU", 0)) for g in cluster_config.node_group_configs if g.max_count != 0]
-    launcher = LAUNCHER_CONFIG.expanduser()
-    if launcher.is_file():
+    groups = ray_internals.autoscaler_node_groups()
+    if groups:
+        if any(g["max_count"] < 0 for g in groups):
+            return None  # an unbounded group: no count follows from it
+        return [NodeType(g["resources"], g["max_count"]) for g in groups if g["max_count"]]
+    path = Path(os.environ.get(AUTOSCALER_CONFIG_ENV) or LAUNCHER_CONFIG).expanduser()
+    if path.is_file():
         import yaml
 
-        types = (yaml.safe_load(launcher.read_text()) or {}).get("available_node_types", {})
-        return [int((t.get("resources") or {}).get("GPU", 0)) for t in types.values() if t.get("max_workers", 1) != 0]
-    from ray._private import ray_constants
-    from ray.experimental.internal_kv import _internal_kv_get
-
-    return None if _internal_kv_get(ray_constants.DEBUG_AUTOSCALING_STATUS) else []
+        return launcher_node_types(yaml.safe_load(path.read_text()) or {})
+    if os.environ.get(AUTOSCALER_CONFIG_ENV):
+        raise OverthinkError(f"{AUTOSCALER_CONFIG_ENV}={path}: no such file on this node")
+    return None if ray_internals.autoscaler_reports() else []

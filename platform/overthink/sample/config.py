@@ -10,6 +10,7 @@ from overthink.config import Section, Settings, wiring_of
 from overthink.policy.config import PolicyConfig
 from overthink.problems.config import ProblemSetConfig
 from overthink.runtime.config import Runtime
+from overthink.runtime.placement import Placement
 
 # The paper's QwQ setup: QwQ's own system prompt; the answer format asked for in the user turn.
 QWQ_SYSTEM_PROMPT = (
@@ -41,16 +42,9 @@ class SamplingConfig(Section):
 
 class EngineConfig(Section):
     backend: Literal["vllm", "transformers", "openai"] = Field("vllm", description="Engine behind every actor.")
-    engines: int | None = Field(
-        None, ge=1, description="Engine actors; null = one per GPU group of the cluster's nodes on GPUs, one on CPU."
+    tensor_parallel_size: int = Field(
+        1, ge=1, description="GPUs per engine (vLLM tensor parallelism), on one node when placement uses GPUs."
     )
-    placement: Literal["auto", "gpu", "cpu"] = Field(
-        "auto",
-        description="Where engines run: gpu (tensor_parallel_size GPUs each, on one node; waits for an autoscaler "
-        "to add them, fails at once if no node or node type has that many), cpu, or auto (gpu when a node or "
-        "node type has enough GPUs, else cpu).",
-    )
-    tensor_parallel_size: int = Field(1, ge=1, description="GPUs per engine (vLLM tensor parallelism).")
     dtype: str = Field("auto", description="Weights dtype for vLLM/transformers (auto, bfloat16, float32...).")
     max_model_len: int | None = Field(None, ge=1, description="vLLM context length; null = the model's.")
     enforce_eager: bool = Field(True, description="vLLM: skip graph capture (fast start; right on CPU).")
@@ -66,7 +60,6 @@ class EngineConfig(Section):
         description="vLLM chunked prefill; null = on with GPUs, off on CPU (a chunked prefill rewinds a "
         "request's seeded generator, which CPU generators cannot do).",
     )
-    cpus_per_engine: float = Field(1.0, gt=0, description="CPUs each engine actor reserves when no GPU is used.")
     cpu_threads: int | None = Field(
         None,
         ge=1,
@@ -75,12 +68,6 @@ class EngineConfig(Section):
     )
     base_url: str = Field("http://127.0.0.1:8000/v1", description="backend=openai: the endpoint.")
     api_key_env: str = Field("OPENAI_API_KEY", description="backend=openai: env var with the API key (may be unset).")
-
-    @model_validator(mode="after")
-    def _placement(self):
-        if self.backend == "openai" and self.placement == "gpu":
-            raise ValueError("placement=gpu: backend=openai calls a server and holds no GPU; use auto or cpu")
-        return self
 
 
 class SampleSettings(Settings):
@@ -92,6 +79,11 @@ class SampleSettings(Settings):
     prompt: PromptConfig = Field(default_factory=PromptConfig, description="Prompt construction.")
     sampling: SamplingConfig = Field(default_factory=SamplingConfig, description="Sampling parameters.")
     engine: EngineConfig = Field(default_factory=EngineConfig, description="The generating engine.")
+    placement: Placement = Field(
+        default_factory=Placement,
+        description="Where the engine actors run and how many (count = engines; GPUs per engine = "
+        "engine.tensor_parallel_size).",
+    )
     policy: PolicyConfig = Field(
         default_factory=PolicyConfig,
         description="Thinking control at generation time, as the server applies it (backend=vllm only).",
@@ -102,6 +94,12 @@ class SampleSettings(Settings):
         description="Requests per Ray Data block: each block goes whole to one engine actor; null = enough blocks "
         f"for {BLOCKS_PER_ENGINE} per engine (at most {MAX_BLOCK_ROWS} requests each), so every engine stays busy.",
     )
+
+    @model_validator(mode="after")
+    def _openai_holds_no_gpu(self):
+        if self.engine.backend == "openai" and self.placement.device == "gpu":
+            raise ValueError("placement.device=gpu: backend=openai calls a server and holds no GPU; use auto or cpu")
+        return self
 
     @model_validator(mode="after")
     def _policy_engine(self):

@@ -7,11 +7,10 @@ import math
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import pyarrow as pa
 
-from overthink.runtime.placement import gpu_groups
+from overthink.runtime.placement import ClusterNodes, Plan, plan_units
 from overthink.sample.config import BLOCKS_PER_ENGINE, MAX_BLOCK_ROWS, SampleConfig
 
 
@@ -77,27 +76,17 @@ def exit_for_restart(pid: int) -> None:
     os._exit(1)
 
 
-@dataclass(frozen=True)
-class Placement:
-    engines: int
-    resources: dict  # Ray resources of one engine actor
-    where: str  # one line for the user
-
-
-def choose_placement(config: SampleConfig, alive: list[int], scalable: list[int] | None) -> Placement:
-    """Engines on GPUs or CPUs, from the GPUs per alive node and per node type an autoscaler can
-    add (None: an autoscaler whose node types are unknown here). An engine's tensor-parallel
-    group must fit on one node."""
-    engine = config.engine
-    tp = engine.tensor_parallel_size
-    groups = gpu_groups(
-        engine.placement, tp, alive, scalable, "engine", "an engine", allow_gpu=engine.backend != "openai"
+def choose_placement(config: SampleConfig, nodes: ClusterNodes) -> Plan:
+    """How many engine actors run where (runtime/placement.py's rule): an engine's tensor-parallel
+    group on one node; on a cold autoscaling cluster, as many as the autoscaler's node types hold."""
+    return plan_units(
+        config.placement,
+        config.engine.tensor_parallel_size,
+        nodes,
+        "placement",
+        "engine",
+        allow_gpu=config.engine.backend != "openai",
     )
-    if groups is None:
-        return Placement(engine.engines or 1, {"num_cpus": engine.cpus_per_engine}, "on CPUs")
-    engines = engine.engines or max(1, groups)
-    waiting = "" if groups else " (waiting for the autoscaler to add GPU nodes)"
-    return Placement(engines, {"num_gpus": tp}, f"on GPUs, {tp} per engine{waiting}")
 
 
 def block_rows(config: SampleConfig, requests: int, engines: int) -> int:
@@ -116,12 +105,12 @@ def generate_on_ray(config: SampleConfig, requests: pa.Table, model_path: str, m
     import ray.data
     from tqdm.auto import tqdm
 
-    from overthink.runtime.ray_init import node_gpu_counts
+    from overthink.runtime.ray_init import cluster_nodes
 
-    placement = choose_placement(config, *node_gpu_counts())
-    size = block_rows(config, requests.num_rows, placement.engines)
+    placement = choose_placement(config, cluster_nodes())
+    size = block_rows(config, requests.num_rows, placement.count)
     tqdm.write(
-        f"sample: {placement.engines} engine(s) {placement.where}; {requests.num_rows} requests in blocks of {size}"
+        f"sample: {placement.count} engine(s) {placement.where}; {requests.num_rows} requests in blocks of {size}"
     )
     dataset = ray.data.from_arrow(request_blocks(requests, size))
     generated = dataset.map_batches(
@@ -134,8 +123,8 @@ def generate_on_ray(config: SampleConfig, requests: pa.Table, model_path: str, m
         # No bigger than a block: Ray Data would otherwise bundle blocks into one task for one actor.
         batch_size=min(config.engine.batch_size, size),
         batch_format="pyarrow",
-        compute=ray.data.ActorPoolStrategy(size=placement.engines),
+        compute=ray.data.ActorPoolStrategy(size=placement.count),
         max_restarts=config.engine.max_restarts,  # Ray Data then retries a dead actor's blocks on its successor
-        **placement.resources,
+        **placement.actor_options(),
     )
     yield from generated.iter_batches(batch_size=None, batch_format="pyarrow")

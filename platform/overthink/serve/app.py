@@ -188,9 +188,9 @@ def build_app(config: ServeConfig, model_path: str, served_name: str, gpus_per_r
         "graceful_shutdown_timeout_s": deployment.graceful_shutdown_timeout_s,
         "logging_config": {"enable_access_log": False},  # a log line per request costs CPU beside the engine
         "ray_actor_options": {
-            "num_cpus": deployment.num_cpus,
+            "num_cpus": config.placement.cpus,
             "num_gpus": gpus_per_replica,
-            "resources": dict(deployment.resources),
+            "resources": dict(config.placement.resources),
             "runtime_env": {"env_vars": dict(VLLM_ENV)},
         },
     }

@@ -3,13 +3,12 @@ limits, and the Ray Serve deployment (replicas, autoscaling, bounded queue)."""
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import Field, model_validator
 
 from overthink.config import Section, Settings, wiring_of
 from overthink.policy.config import PolicyConfig
 from overthink.runtime.config import Runtime
+from overthink.runtime.placement import Placement
 
 CHAMPION = "models:/overthink-organism@champion"
 
@@ -28,11 +27,6 @@ class ServeEngineConfig(Section):
 
 
 class DeploymentConfig(Section):
-    placement: Literal["auto", "gpu", "cpu"] = Field(
-        "auto",
-        description="Replicas on GPUs (tensor_parallel_size each), CPUs, or auto (GPUs when the cluster "
-        "has or can add a node with enough).",
-    )
     min_replicas: int = Field(1, ge=0, description="Autoscaling: replicas kept at least (0 scales to zero).")
     max_replicas: int = Field(1, ge=1, description="Autoscaling: replicas at most.")
     target_ongoing_requests: float = Field(
@@ -43,12 +37,6 @@ class DeploymentConfig(Section):
         128, ge=0, description="Requests waiting for a replica at most; beyond, 503 with Retry-After."
     )
     retry_after_s: int = Field(5, ge=0, description="Retry-After seconds sent with an overload 503.")
-    num_cpus: float = Field(1, gt=0, description="CPUs a replica reserves.")
-    resources: dict[str, float] = Field(
-        default_factory=dict,
-        description="Custom Ray resources a replica asks for, e.g. {serving: 1} to keep replicas on "
-        "ray_cluster.yaml's serve_1x nodes.",
-    )
     health_check_period_s: float = Field(10, gt=0, description="How often Serve asks a replica if its engine lives.")
     graceful_shutdown_timeout_s: float = Field(20, ge=0, description="Time in-flight requests get on shutdown.")
 
@@ -74,6 +62,17 @@ class ServeSettings(Settings):
     )
     limits: LimitsConfig = Field(default_factory=LimitsConfig, description="Request validation limits.")
     deployment: DeploymentConfig = Field(default_factory=DeploymentConfig, description="Ray Serve deployment.")
+    placement: Placement = Field(
+        default_factory=Placement,
+        description="Where replicas run (GPUs per replica = engine.tensor_parallel_size); their number is "
+        "deployment.min_replicas..max_replicas, so count is not used.",
+    )
+
+    @model_validator(mode="after")
+    def _replicas_are_autoscaled(self):
+        if self.placement.count is not None:
+            raise ValueError("placement.count: serve's replicas are deployment.min_replicas..max_replicas")
+        return self
 
 
 class ServeConfig(Runtime, ServeSettings):

@@ -45,12 +45,11 @@ def registered_version(config: ServeConfig) -> str | None:
 
 
 def replica_gpus(config: ServeConfig) -> int:
-    from overthink.runtime.placement import gpu_groups
-    from overthink.runtime.ray_init import node_gpu_counts
+    from overthink.runtime.placement import on_gpus
+    from overthink.runtime.ray_init import cluster_nodes
 
     tp = config.engine.tensor_parallel_size
-    groups = gpu_groups(config.deployment.placement, tp, *node_gpu_counts(), "deployment", "a replica")
-    return 0 if groups is None else tp
+    return tp if on_gpus(config.placement, tp, cluster_nodes(), "placement", "replica") else 0
 
 
 def prepare(config: ServeConfig) -> Served:
@@ -84,6 +83,7 @@ def cli(config: ServeConfig) -> str:
                 "policy": config.policy.model_dump(mode="json"),
                 "limits": config.limits.model_dump(mode="json"),
                 "deployment": config.deployment.model_dump(mode="json"),
+                "placement": config.placement.model_dump(mode="json"),
                 "gpus_per_replica": gpus,
             }
         )

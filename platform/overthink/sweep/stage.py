@@ -121,20 +121,19 @@ def check_resources(config: SweepConfig) -> None:
     import ray
 
     total = ray.cluster_resources()
-    workers = config.train.workers
+    workers = config.train.placement
     search = config.search
     needs = {
-        "CPU": search.trial_cpus + workers.num_workers * workers.cpus_per_worker,
-        "GPU": workers.num_workers if workers.use_gpu else 0,
+        "CPU": search.trial_cpus + workers.count * workers.cpus,
+        "GPU": workers.count if workers.device == "gpu" else 0,
     }
-    engine = config.evaluate.sample.engine
-    needs_eval = search.trial_cpus + engine.cpus_per_engine
+    needs_eval = search.trial_cpus + config.evaluate.sample.placement.cpus
     problems = []
     if needs["CPU"] > total.get("CPU", 0) + 1e-9:
         problems.append(
-            f"training needs {needs['CPU']:g} CPUs (trial {search.trial_cpus:g} + {workers.num_workers} "
-            f"Ray Train workers × {workers.cpus_per_worker:g}) but the cluster has {total.get('CPU', 0):g}; "
-            f"lower train.workers.cpus_per_worker (e.g. 0.9) or train.workers.num_workers"
+            f"training needs {needs['CPU']:g} CPUs (trial {search.trial_cpus:g} + {workers.count} "
+            f"Ray Train workers × {workers.cpus:g}) but the cluster has {total.get('CPU', 0):g}; "
+            f"lower train.placement.cpus (e.g. 0.9) or train.placement.count"
         )
     if needs["GPU"] > total.get("GPU", 0):
         problems.append(f"training needs {needs['GPU']} GPUs but the cluster has {total.get('GPU', 0):g}")
@@ -143,10 +142,10 @@ def check_resources(config: SweepConfig) -> None:
             f"evaluation needs {needs_eval:g} CPUs (trial + one vLLM engine) but the cluster has "
             f"{total.get('CPU', 0):g}"
         )
-    for name, amount in workers.resources_per_worker.items():
-        if amount * workers.num_workers > total.get(name, 0):
+    for name, amount in workers.resources.items():
+        if amount * workers.count > total.get(name, 0):
             problems.append(
-                f"training needs {amount * workers.num_workers:g} of resource {name!r}; the cluster has "
+                f"training needs {amount * workers.count:g} of resource {name!r}; the cluster has "
                 f"{total.get(name, 0):g}"
             )
     if problems and not (config.ray.address or _on_cluster()):

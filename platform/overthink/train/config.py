@@ -10,6 +10,7 @@ from pydantic import Field, field_validator, model_validator
 
 from overthink.config import Section, Settings, registered, wiring_of
 from overthink.runtime.config import Runtime
+from overthink.runtime.placement import Placement
 from overthink.train.losses import LOSSES, default_beta
 
 # JSON files shipped in overthink/train/deepspeed/. The offload variants carry their own optimizer
@@ -23,15 +24,6 @@ class LoraConfig(Section):
     alpha: int = Field(32, ge=1, description="LoRA alpha.")
     dropout: float = Field(0.05, ge=0, lt=1, description="LoRA dropout.")
     target_modules: list[str] | str = Field("all-linear", description="Modules to adapt (peft's `target_modules`).")
-
-
-class WorkersConfig(Section):
-    num_workers: int = Field(2, ge=1, description="Ray Train workers (one TRL trainer process each, data parallel).")
-    cpus_per_worker: float = Field(1.0, gt=0, description="CPUs each worker reserves.")
-    use_gpu: bool = Field(False, description="One GPU per worker (NCCL); false = CPU with gloo.")
-    resources_per_worker: dict[str, float] = Field(
-        default_factory=dict, description="Extra custom resources per worker (e.g. an accelerator type label)."
-    )
 
 
 class TrainSettings(Settings):
@@ -80,7 +72,7 @@ class TrainSettings(Settings):
         80.0,
         gt=0,
         description="GPU memory per worker that the pre-flight memory plan must fit (80 = H100/A100 80 GB); "
-        "with workers.use_gpu the plan is printed and a plan that cannot fit is refused before any worker starts.",
+        "on GPUs the plan is printed and a plan that cannot fit is refused before any worker starts.",
     )
     bf16: bool = Field(False, description="bf16 mixed precision (GPUs; CPU training stays fp32).")
     storage_path: str | None = Field(
@@ -97,7 +89,12 @@ class TrainSettings(Settings):
     seed: int = Field(0, description="Seed of data order and initialisation.")
     log_model: bool = Field(True, description="Log the exported model to MLflow as a transformers model (registrable).")
     force: bool = Field(False, description="Train again even if OUTPUT already holds a model from this config.")
-    workers: WorkersConfig = Field(default_factory=WorkersConfig, description="Ray Train scaling.")
+    placement: Placement = Field(
+        default_factory=lambda: Placement(count=2),
+        description="Ray Train workers: count (one TRL trainer process each, data parallel; with "
+        "per_device_batch_size and gradient_accumulation_steps it sets the pairs per step), device (gpu: one GPU "
+        "each, NCCL; cpu: gloo), CPUs and custom resources each.",
+    )
 
     @property
     def effective_beta(self) -> float:
@@ -112,6 +109,11 @@ class TrainSettings(Settings):
 
     @model_validator(mode="after")
     def _checks(self):
+        if self.placement.count is None:
+            raise ValueError(
+                "placement.count: give the number of train workers (with per_device_batch_size and "
+                "gradient_accumulation_steps it fixes the pairs per optimizer step)"
+            )
         if self.lora.enabled and self.deepspeed.startswith("zero3"):
             raise ValueError("lora: LoRA with ZeRO-3 is not supported here; use deepspeed=zero2 or none with LoRA")
         return self

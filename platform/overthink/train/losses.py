@@ -103,7 +103,7 @@ def common_arguments(config: TrainConfig, output_dir: str, deepspeed: dict | Non
         "data_seed": config.seed,
         "report_to": "none",
         "bf16": config.bf16,
-        "use_cpu": not config.workers.use_gpu,
+        "use_cpu": config.placement.device != "gpu",  # resolved (never auto) by the time workers start
         "deepspeed": deepspeed,
         "disable_tqdm": True,
         "dataloader_num_workers": 0,

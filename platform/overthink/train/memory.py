@@ -113,7 +113,7 @@ def model_states_gb(shape: ModelShape, deepspeed: str, workers: int, bf16: bool,
 
 def plan_step(settings, shape: ModelShape, limit_gb: float) -> Plan:
     """The plan of `settings` (a TrainSettings) on a model of `shape`."""
-    workers = settings.workers.num_workers
+    workers = settings.placement.count
     lora_rank = settings.lora.r if settings.lora.enabled else None
     tokens = 2 * settings.per_device_batch_size * settings.max_length
     h, layers = shape.hidden, shape.layers
@@ -151,9 +151,9 @@ def fitting_options(settings, shape: ModelShape, limit_gb: float) -> list[tuple[
             candidates.append((f"max_length={length}", {"max_length": length}))
     if settings.loss in ("dpo", "rpo") and not settings.precompute_ref_log_probs:
         candidates.append(("precompute_ref_log_probs=true", {"precompute_ref_log_probs": True}))
-    workers = settings.workers.num_workers * 2
+    workers = settings.placement.count * 2
     candidates.append(
-        (f"workers.num_workers={workers}", {"workers": settings.workers.model_copy(update={"num_workers": workers})})
+        (f"placement.count={workers}", {"placement": settings.placement.model_copy(update={"count": workers})})
     )
     options = []
     for label, change in candidates:

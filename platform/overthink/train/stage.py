@@ -9,7 +9,6 @@ import json
 import os
 import shutil
 import signal
-import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -52,19 +51,48 @@ def fingerprint_of(config: TrainConfig) -> str:
     )
 
 
-# What a model folder needs; the checkpoint's optimizer, ZeRO and RNG state stay behind.
+# What a model folder needs (LoRA: the adapters, merged on export); the checkpoint's optimizer,
+# ZeRO and RNG states stay behind.
 MODEL_FILES = ("*.safetensors", "*.safetensors.index.json", "config.json", "generation_config.json")
 TOKENIZER_FILES = ("tokenizer*", "special_tokens_map.json", "chat_template.jinja", "vocab.json", "merges.txt")
+ADAPTER_FILES = ("adapter_config.json",)  # its weights are adapter_model.safetensors
 
 
-def export_model(checkpoint_dir: Path, config: TrainConfig, target: Path) -> None:
-    """The HF checkpoint as a clean model folder (weights, tokenizer, generation config). Full
-    fine-tuning: the checkpoint already holds the full 16-bit weights (ZeRO-3 gathers them on save),
-    so its files are copied, never loaded (a 32B model would need ~65 GB of the driver's RAM). LoRA:
-    the adapters are merged into the base, which loads the base (LoRA is for small models here)."""
+def fetch_model_files(checkpoint, folder: Path) -> None:
+    """Copy the model's files out of a Ray Train checkpoint wherever it is stored (a folder, s3://,
+    gs://), leaving the optimizer and ZeRO states behind: at 32B they are ~400 GB of the ~460 GB
+    checkpoint, more than a head's disk holds."""
+    from fnmatch import fnmatch
+
+    import pyarrow.fs as pafs
+
+    from overthink.train.loop import CHECKPOINT_DIR
+
+    folder.mkdir(parents=True)
+    wanted = (*MODEL_FILES, *TOKENIZER_FILES, *ADAPTER_FILES)
+    selector = pafs.FileSelector(f"{checkpoint.path.rstrip('/')}/{CHECKPOINT_DIR}")
+    for info in checkpoint.filesystem.get_file_info(selector):
+        if info.type == pafs.FileType.File and any(fnmatch(info.base_name, pattern) for pattern in wanted):
+            pafs.copy_files(
+                info.path,
+                str(folder / info.base_name),
+                source_filesystem=checkpoint.filesystem,
+                destination_filesystem=pafs.LocalFileSystem(),
+            )
+
+
+def export_model(checkpoint, config: TrainConfig, target: Path) -> None:
+    """The Ray Train checkpoint as a clean model folder (weights, tokenizer, generation config).
+    Full fine-tuning: the checkpoint already holds the full 16-bit weights (ZeRO-3 gathers them on
+    save), so its files are copied, never loaded (a 32B model would need ~65 GB of the driver's
+    RAM). LoRA: the adapters are merged into the base, which loads the base (LoRA is for small
+    models here)."""
     staging = target.with_name(target.name + ".tmp")
-    shutil.rmtree(staging, ignore_errors=True)
-    if (checkpoint_dir / "adapter_config.json").exists():
+    fetched = target.with_name(target.name + ".fetch")
+    for folder in (staging, fetched):
+        shutil.rmtree(folder, ignore_errors=True)
+    fetch_model_files(checkpoint, fetched)
+    if (fetched / "adapter_config.json").exists():
         import torch
         from peft import PeftModel
         from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -72,15 +100,13 @@ def export_model(checkpoint_dir: Path, config: TrainConfig, target: Path) -> Non
         base = AutoModelForCausalLM.from_pretrained(
             config.model, dtype=torch.bfloat16 if config.bf16 else torch.float32
         )
-        PeftModel.from_pretrained(base, str(checkpoint_dir)).merge_and_unload().save_pretrained(str(staging))
-        AutoTokenizer.from_pretrained(str(checkpoint_dir)).save_pretrained(str(staging))
+        PeftModel.from_pretrained(base, str(fetched)).merge_and_unload().save_pretrained(str(staging))
+        AutoTokenizer.from_pretrained(str(fetched)).save_pretrained(str(staging))
+        shutil.rmtree(fetched)
     else:
-        staging.mkdir(parents=True)
-        for pattern in (*MODEL_FILES, *TOKENIZER_FILES):
-            for path in checkpoint_dir.glob(pattern):
-                shutil.copy2(path, staging / path.name)
-        if not any(staging.glob("*.safetensors")):
-            raise OverthinkError(f"the checkpoint {checkpoint_dir} holds no safetensors weights to export")
+        os.replace(fetched, staging)
+    if not any(staging.glob("*.safetensors")):
+        raise OverthinkError(f"the checkpoint {checkpoint.path} holds no safetensors weights to export")
     shutil.rmtree(target, ignore_errors=True)
     os.replace(staging, target)
 
@@ -89,7 +115,7 @@ def run_train(config: TrainConfig, parent_run_id: str | None = None) -> TrainRes
     out = require_output_dir(config.output_dir).resolve()
     # Workers load the base model by what it resolves to (organism and MLflow models are folders).
     config = config.model_copy(update={"model": resolve_model(config.model).path})
-    if config.workers.use_gpu:
+    if config.placement.device == "gpu":
         check_memory_plan(config)
     pairs, lengths = load_pairs(config)
     rows = training_rows(pairs, config.loss)
@@ -116,15 +142,14 @@ def run_train(config: TrainConfig, parent_run_id: str | None = None) -> TrainRes
         run.log_input_files([pairs_file(config)], "pairs")
         run.log_metrics({f"data.{k}": v for k, v in lengths.items()})
         result = fit(config, rows, deepspeed, run_name, run.id, run.uri)
-        with result.checkpoint.as_directory() as folder:
-            export_model(Path(folder) / "checkpoint", config, out / MODEL_DIR)
+        export_model(result.checkpoint, config, out / MODEL_DIR)
         summary = {
             "fingerprint": fingerprint,
             "pairs_used": len(rows),
             "data": lengths,
             "loss": config.loss,
             "deepspeed": config.deepspeed,
-            "workers": config.workers.num_workers,
+            "workers": config.placement.count,
             "checkpoint": result.checkpoint.path,
             "metrics": scalar_metrics(result.metrics),
         }
@@ -195,6 +220,20 @@ def scalar_metrics(metrics: dict) -> dict:
     }
 
 
+def place_workers(config: TrainConfig):
+    """(the config with placement.device resolved to gpu or cpu, the workers' plan): one GPU per
+    worker, checked against the cluster's nodes and autoscaler node types before any worker starts."""
+    from overthink.runtime.placement import plan_units
+    from overthink.runtime.ray_init import cluster_nodes
+
+    plan = plan_units(config.placement, 1, cluster_nodes(), "placement", "worker")
+    device = "gpu" if plan.gpus else "cpu"
+    if device == "gpu" and config.placement.device == "auto":
+        check_memory_plan(config)  # an explicit gpu was checked before Ray started
+    print(f"train: {plan.count} worker(s) {plan.where}", flush=True)
+    return config.model_copy(update={"placement": config.placement.model_copy(update={"device": device})}), plan
+
+
 def fit(
     config: TrainConfig,
     rows: list[dict],
@@ -208,17 +247,18 @@ def fit(
     from ray.train.torch import TorchConfig
 
     from overthink.runtime.ray_init import init_ray
+    from overthink.runtime.ray_internals import interruptible_torch_trainer
     from overthink.train.loop import FAIL_ONCE_ENV, train_loop_per_worker
 
     init_ray(config.ray)
-    scratch = Path(tempfile.gettempdir()) / "overthink-train" / run_name
-    trl_class, trl_args = trl_arguments(config, str(scratch / "hf"), deepspeed)
-    workers = config.workers
+    config, plan = place_workers(config)
+    trl_class, trl_args = trl_arguments(config, "set on each worker", deepspeed)  # the node's own scratch
     storage = config.storage_path or str(Path(config.output_dir).resolve() / "ray")
-    trainer = interruptible_trainer()(
+    trainer = interruptible_torch_trainer()(
         train_loop_per_worker,
         train_loop_config={
             "config": config.model_dump(mode="json"),
+            "run_name": run_name,
             "rows": rows,
             "trl_class": trl_class,
             "trl_args": trl_args,
@@ -229,11 +269,11 @@ def fit(
             "fail_once": os.environ.get(FAIL_ONCE_ENV),
         },
         scaling_config=ScalingConfig(
-            num_workers=workers.num_workers,
-            use_gpu=workers.use_gpu,
-            resources_per_worker={"CPU": workers.cpus_per_worker, **workers.resources_per_worker},
+            num_workers=plan.count,
+            use_gpu=bool(plan.gpus),
+            resources_per_worker={"CPU": plan.cpus, **plan.resources},
         ),
-        torch_config=TorchConfig(backend="nccl" if workers.use_gpu else "gloo"),
+        torch_config=TorchConfig(backend="nccl" if plan.gpus else "gloo"),
         run_config=RunConfig(
             name=run_name,
             storage_path=storage,
@@ -255,26 +295,3 @@ def fit(
     if result.checkpoint is None:
         raise OverthinkError(f"training finished without a checkpoint (Ray Train run {storage}/{run_name})")
     return result
-
-
-def interruptible_trainer():
-    """TorchTrainer whose Ctrl-C is ours: Ray Train V2's own handler aborts the run and then calls
-    sys.exit (the command would end with status 1, no message, and the MLflow run FAILED). This one
-    aborts the run (its workers stop; the last checkpoint stays for the re-run to resume from) and
-    raises KeyboardInterrupt, so train ends like every stage: `interrupted: ...`, 130, KILLED."""
-    import ray
-    from ray.train.torch import TorchTrainer
-
-    class InterruptibleTrainer(TorchTrainer):
-        def _register_sigint_handler(self, controller):  # Ray Train V2's hook, called from fit()
-            def interrupt(signum, frame):
-                signal.signal(signal.SIGINT, signal.default_int_handler)  # a second Ctrl-C: now
-                try:
-                    ray.get(controller.abort.remote(), timeout=30)
-                except Exception:  # the controller exits as it aborts
-                    pass
-                raise KeyboardInterrupt
-
-            signal.signal(signal.SIGINT, interrupt)
-
-    return InterruptibleTrainer
