@@ -3,6 +3,8 @@ flagged `row_timeout` instead of stalling its shard."""
 
 import time
 
+from test_judges import record as judged_record
+
 from overthink.analyze.config import AnalyzeConfig
 from overthink.analyze.core import Analyzer
 from overthink.config import load_config
@@ -11,21 +13,7 @@ from overthink.config import load_config
 def record(paragraphs: int) -> dict:
     """A response of many short paragraphs, each one a small step that states an answer."""
     thinking = "\n\n".join(f"Hmm, {i} + 1 = {i + 1}. So the answer is {i % 7}." for i in range(paragraphs))
-    return {
-        "source_file": "x",
-        "source_row": 1,
-        "problem_id": None,
-        "dataset": "d",
-        "level": None,
-        "problem": "What is 1 + 2?",
-        "response": f"<think>\n{thinking}\n</think>\n\\boxed{{3}}",
-        "gold": "3",
-        "finish_reason": None,
-        "given_solutions": None,
-        "given_clusters": None,
-        "given_correct": None,
-        "flags": [],
-    }
+    return judged_record(f"<think>\n{thinking}\n</think>\n\\boxed{{42}}")
 
 
 def seconds(analyzer: Analyzer, paragraphs: int) -> float:
@@ -53,5 +41,5 @@ def test_a_row_over_its_budget_is_flagged_and_the_rest_go_on():
     huge, fine = analyzer.analyze([record(20_000), record(3)])
     assert time.perf_counter() - start < 30
     assert huge["flags"] == ["row_timeout"] and "over 0.5 s" in huge["error"] and huge["num_solutions"] is None
-    assert fine["error"] is None and fine["num_solutions"] == 3 and fine["correct"] is True
+    assert fine["error"] is None and fine["num_solutions"] == 3 and fine["correct"] is True  # boxed 42, gold 42
     assert analyzer.stats["row_timeouts"] == 1
