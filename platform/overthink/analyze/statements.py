@@ -160,7 +160,8 @@ def sentence_results(sentence: str, index: int = 0, names: frozenset[str] = froz
     if names and _CONCLUDES.search(sentence):
         words = {w.lower() for w in _WORD.findall(sentence)}
         found += [Statement(name, sentence=index) for name in sorted(names) if name.lower() in words]
-    found += [Statement(m.group(1).upper(), sentence=index) for m in _OPTION_NAMED.finditer(sentence)]
+    named = {m.group(1).upper() for m in _OPTION_NAMED.finditer(sentence)} - {s.value for s in found}
+    found += [Statement(letter, sentence=index) for letter in sorted(named)]
     return found
 
 
