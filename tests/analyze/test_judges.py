@@ -91,12 +91,18 @@ def llm_config(url):
 
 def test_llm_split_and_clusters_are_used(endpoint):
     url, state = endpoint
-    state["replies"] += ['Sure: {"solutions": [[1, 1], [2, 3]]}', '```json\n{"clusters": [[1], [2]]}\n```']
+    state["replies"] += [
+        "Sure:\n<solution1><step>###STEP 1</step><answer>42</answer><complete>true</complete></solution1>"
+        "<solution2><step>###STEP 2 ... ###STEP 3</step><answer>42</answer><complete>true</complete></solution2>",
+        '{"result": false}',  # stage 2: step 2 alone does not end a solution
+        '```json\n{"clusters": [[1], [2]]}\n```',
+    ]
     row = Analyzer(llm_config(url)).analyze([record()])[0]
     assert row["num_solutions"] == 2
     assert row["solutions"][1]["text"].startswith("Wait")
     assert [s["distinct"] for s in row["solutions"]] == [True, True]
-    assert "[1] " in state["prompts"][0] and "Solution 2:" in state["prompts"][1]
+    assert "###STEP 1\n" in state["prompts"][0] and "Expected answer" in state["prompts"][1]
+    assert "Solution 2:" in state["prompts"][2]
     assert not [f for f in row["flags"] if "fallback" in f]
 
 

@@ -10,12 +10,7 @@ from overthink.config import load_config
 from standin import chat_reply, standin_endpoint
 
 GRADE = Grader()
-
-
-def anchored(*answers):
-    return lambda value: any(GRADE(a, value) for a in answers)
-
-
+PROBLEM = "Janet's ducks lay 16 eggs a day. She eats 3, bakes with 4 and sells the rest at $2 each. What does she make?"
 THINKING = """We need 16 - 3 - 4 eggs. That means 16 minus 3 is 13 eggs.
 
 Then 13 minus 4 leaves 9, and 9 times $2 equals $18.
@@ -29,35 +24,75 @@ Alternatively, 16 * 2 = 32 and 7 * 2 = 14, so 32 - 14 = 18. The answer is 18.
 So, in conclusion, she makes $18 a day."""
 
 
-def rounds(text, *answers):
-    return [text[s.start : s.end] for s in split_rules(text, 0, len(text), anchored(*answers))]
+def rounds(text, gold="18", problem=PROBLEM):
+    return [text[s.start : s.end] for s in split_rules(text, 0, len(text), problem, gold, GRADE)]
 
 
-def test_rules_split_at_answers_and_restarts():
-    parts = rounds(THINKING, "18")
+def test_rules_split_at_answers_and_checks():
+    parts = rounds(THINKING)
     assert len(parts) == 3
     assert parts[0].startswith("We need") and "equals $18" in parts[0]
-    assert parts[1].startswith("Wait") and "Yes, that seems right." in parts[1]  # comment merges
+    assert parts[1].startswith("Wait") and "Yes, that seems right." in parts[1]  # comment stays with its answer
     assert parts[2].startswith("Alternatively") and parts[2].endswith("$18 a day.")  # conclusion merges
 
 
 def test_intermediate_results_end_no_round():
-    parts = rounds(THINKING, "18")
-    assert "13 eggs" in parts[0] and "leaves 9" in parts[0]
+    assert "13 eggs" in rounds(THINKING)[0] and "leaves 9" in rounds(THINKING)[0]
 
 
-def test_without_an_answer_the_thinking_is_one_round():
+def test_a_thinking_that_never_states_an_answer_has_no_solution():
     text = "Let me think.\n\nHmm, 3 plus 4.\n\nStill thinking"
-    solutions = split_rules(text, 0, len(text), anchored("7"))
-    assert len(solutions) == 1 and solutions[0].answer is None
-    assert (solutions[0].start, solutions[0].end) == (0, len(text))
+    assert split_rules(text, 0, len(text), "What is 3 + 4?", "7", GRADE) == []
 
 
 def test_rounds_tile_the_thinking_part():
     start, end = 10, len(THINKING)
-    solutions = split_rules(THINKING, start, end, anchored("18"))
+    solutions = split_rules(THINKING, start, end, PROBLEM, "18", GRADE)
     assert solutions[0].start == start and solutions[-1].end == end
     assert all(a.end == b.start for a, b in zip(solutions, solutions[1:]))
+
+
+# What the question asks decides what is an answer (tests/analyze/test_rounds.py has the parts).
+CD = "Find the product $CD$ of the integers $C$ and $D$ for which $C + D = 4$ and $8C - 3D = -23$."
+CD_TRACE = [
+    "From the first equation C = 4 - D, so 8(4 - D) - 3D = -23, and 32 - 11D = -23.",
+    "So D = 5 and C = -1.\n\nThe product is CD = (-1)(5) = -5.",
+    "Wait, let me double-check with elimination. 3C + 3D = 12, adding gives 11C = -11, so C = -1 and D = 5. "
+    "Again CD = -5.",
+    "Alternatively, suppose I had D = -5 instead: then C = 9, and 8(9) - 3(-5) = 87, which is not -23.",
+    "So I'm confident: CD = -5.",
+]
+
+
+def test_the_value_of_another_unknown_is_a_step():
+    text = "\n\n".join(CD_TRACE)
+    found = split_rules(text, 0, len(text), CD, "-5", GRADE)
+    # "D = 5" and "D = -5" (the value of another unknown, a supposition) end nothing; the check
+    # reaches CD again, and so does the second method's conclusion
+    assert [text[s.start : s.end].strip() for s in found] == [
+        "\n\n".join(CD_TRACE[:2]),
+        CD_TRACE[2],
+        "\n\n".join(CD_TRACE[3:]),
+    ]
+    assert [s.answer for s in found] == ["-5", "-5", "-5"]
+
+
+def test_one_candidate_of_several_is_not_the_largest():
+    text = (
+        "The roots are x = 6, x = 1 and x = -2.\n\nOnly x = 6 and x = 1 are allowed here, x = 6 being valid."
+        "\n\nThe largest of them is 6.\n\nLet me verify: f(6) - g(6) = 0, so the largest x-value is 6."
+    )
+    found = split_rules(text, 0, len(text), "Find the largest $x$-value at which f and g intersect.", "6", GRADE)
+    assert [text[s.end - 40 : s.end].strip()[-16:] for s in found] == [
+        "The largest of them is 6."[-16:],
+        "largest x-value is 6."[-16:],
+    ]
+
+
+def test_without_a_gold_the_response_s_own_answers_decide():
+    text = "So 6 times 7 is 42.\n\nWait, let me check: 7 times 6 is 42 as well.\n\n</think> The answer is 42."
+    end = text.index("</think>")
+    assert len(split_rules(text, 0, end, "What is 6 times 7?", None, None)) == 2
 
 
 def test_thinking_tags():
@@ -83,7 +118,11 @@ P3 = "Alternatively, 6 * 7 = 6 * 5 + 6 * 2 = 30 + 12 = 42. The answer is 42."
 RESPONSE = f"<think>\n{P1}\n\n{P2}\n\n{P3}\n</think>\n\\boxed{{42}}"
 START, END = len("<think>"), RESPONSE.index("</think>")
 GIVEN = [f"{P1}\n\n{P2}", P3]  # the row's presplit solutions
-SPLIT_REPLY = '{"solutions": [[1, 1], [2, 3]]}'  # the stand-in LLM's split of the three paragraphs
+# the stand-in judge's split of the three paragraphs (stage 1); stage 2 finds no answer in step 2 alone
+SPLIT_REPLY = (
+    "<solution1><step>###STEP 1</step><answer>42</answer><complete>true</complete></solution1>"
+    "<solution2><step>###STEP 2\n...\n###STEP 3</step><answer>42</answer><complete>true</complete></solution2>"
+)
 EXPECTED = {  # solution texts, stripped
     "rules": [P1, P2, P3],
     "presplit": GIVEN,
@@ -91,9 +130,16 @@ EXPECTED = {  # solution texts, stripped
 }
 
 
+def judge(split_reply: str, step_reply: str = '{"result": false}'):
+    """A stand-in judge: `split_reply` to splitting requests, `step_reply` to step judgements."""
+    return lambda body: chat_reply(
+        split_reply if "###STEP" in body["messages"][0]["content"] else step_reply, body["model"]
+    )
+
+
 def segment(method, reply=SPLIT_REPLY, given=GIVEN, response=RESPONSE):
     """(solution texts, solutions, the row's flags, stats, requests sent) of the registered segmenter `method`."""
-    with standin_endpoint(lambda body: chat_reply(reply, body["model"])) as (url, requests):
+    with standin_endpoint(judge(reply)) as (url, requests):
         config = load_config(
             AnalyzeConfig,
             None,
@@ -105,7 +151,7 @@ def segment(method, reply=SPLIT_REPLY, given=GIVEN, response=RESPONSE):
             ],
         )
         stats, row = Counter(), {"problem": "6*7?", "given_solutions": given, "flags": []}
-        solutions = SEGMENTERS.get(method)(config, stats)(row, response, START, response.index("</think>"))
+        solutions = SEGMENTERS.get(method)(config, stats, GRADE)(row, response, START, response.index("</think>"))
     texts = [response[s.start : s.end].strip() for s in solutions]
     return texts, solutions, row["flags"], stats, requests
 
@@ -139,55 +185,7 @@ def test_presplit_row_without_solutions_is_split_by_rules():
 def test_llm_segmenter_falls_back_to_rules():
     texts, _, flags, stats, _ = segment("llm", reply="Two solutions, I think.")
     assert texts == EXPECTED["rules"] and flags == ["llm_split_fallback"]
-    assert stats == {"llm_split_calls": 1, "llm_split_fallbacks": 1}
-
-
-def test_llm_segmenter_asks_nothing_of_one_paragraph():
-    response = f"<think>\n{P1}\n</think>\n\\boxed{{42}}"
-    texts, _, flags, stats, requests = segment("llm", response=response)
-    assert texts == [P1] and flags == [] and not stats and requests == []
-
-
-# Rounds that end on plain, unboxed results, opened by announcements the splitter has no phrase
-# for: what it must see is an attempt done again, checked, or taken another way.
-PLAIN_ROUNDS = [
-    (
-        "A shop sells pens at 3 dollars and notebooks at 5 dollars. Ana buys 4 pens and 7 notebooks. "
-        "What does she pay?",
-        [
-            "Pens cost 4 times 3, so 12 dollars.\n\nNotebooks are 7 times 5, which is 35 dollars.\n\n"
-            "Adding those brings the bill to 48 dollars.",
-            "Going over the sum a second time: 12 plus 35, the ones give 7 and the tens give 40, "
-            "so she pays 47 dollars.",
-            "A rough estimate as a sanity test: about 10 for pens and 35 for notebooks puts it near 45, "
-            "and the exact total is \\boxed{47}.",
-        ],
-        ["48", "47", "47"],
-    ),
-    (
-        "A tank holds 60 litres and is half full. 12 litres are used. What fraction of the tank is full?",
-        [
-            "Half of 60 is 30 litres.\n\nTaking away 12 leaves 18 litres.\n\n"
-            "As a part of the tank, 18/60 comes to 3/10.",
-            "Checking it from the other end: 12 litres is 1/5 of the tank, and 1/2 minus 1/5 is 3/10.\n\n"
-            "I'm confident in \\boxed{3/10}.",
-        ],
-        ["3/10", "3/10"],
-    ),
-    (
-        "Tom has 23 stickers, gets 19 more and gives away 8. How many does he keep?",
-        ["Tom starts with 23 and gets 19, that is 42.\n\nGiving away 8, he ends up with 34 stickers."],
-        ["34"],
-    ),
-]
-
-
-@pytest.mark.parametrize("problem, parts, answers", PLAIN_ROUNDS, ids=["wrong-then-right", "two-routes", "one-round"])
-def test_plain_results_and_announced_attempts_split_rounds(problem, parts, answers):
-    text = "\n\n".join(parts)
-    found = split_rules(text, 0, len(text), anchored(answers[-1]), problem, answers[-1])
-    assert [s.answer for s in found] == answers
-    assert [text[s.start : s.end].strip() for s in found] == parts
+    assert stats == {"llm_split_calls": 1, "llm_split_unreadable": 1, "llm_split_fallbacks": 1}
 
 
 def test_rules_stay_within_one_solution_of_the_paper_authors_on_their_examples():
@@ -195,38 +193,32 @@ def test_rules_stay_within_one_solution_of_the_paper_authors_on_their_examples()
     import json
 
     from conftest import OFFICIAL, need
-    from overthink.analyze.segment import anchor_test, final_statement
 
     rows = [json.loads(line) for line in need(OFFICIAL).read_text().splitlines()]
     theirs, ours = [], []
     for row in rows:
         text, given = row["response"], row["split_solutions"]
         given = ast.literal_eval(given) if isinstance(given, str) else given
-        found = split_rules(
-            text, 0, len(text), anchor_test(text, 0, len(text)), row["problem"], final_statement(text, 0, len(text))
-        )
         theirs.append(len(given))
-        ours.append(len(found))
+        ours.append(len(split_rules(text, 0, len(text), row["problem"], row["expected_answer"], GRADE)))
     assert all(abs(a - b) <= 1 for a, b in zip(ours, theirs)), (ours, theirs)
     assert abs(sum(ours) / len(ours) - sum(theirs) / len(theirs)) <= 0.5
 
 
 def test_rules_find_the_right_number_of_solutions_on_traces_written_by_others():
-    """40 traces with known rounds (tests/analyze/data/heldout_rounds.jsonl), written without sight
-    of this splitter: varied re-check openers, plain unboxed results, wrong rounds never boxed.
-    This splitter found the right count on 9 of them when they arrived (the one before it: 5);
-    after tuning on them they are a regression check, not a held-out score."""
+    """40 synthetic traces with known rounds (tests/analyze/data/heldout_rounds.jsonl), written
+    by another session: varied re-check openers, plain unboxed results, wrong rounds never boxed.
+    The splitter before issue 21 was tuned on them to 33/40, and real traces got worse. This one
+    follows the readers' rules on real traces (tests/analyze/test_real_splits.py): a wrong result
+    the response never boxes, calls the answer or ends on is not one it can see, and a plain
+    value is not an answer. A regression check at what it finds now, not a held-out score."""
     import json
     from pathlib import Path
-
-    from overthink.analyze.segment import anchor_test, final_statement
 
     rows = [json.loads(line) for line in (Path(__file__).parent / "data" / "heldout_rounds.jsonl").open()]
     right = 0
     for row in rows:
         text = "\n\n".join(part["text"] for part in row["rounds"])
-        found = split_rules(
-            text, 0, len(text), anchor_test(text, 0, len(text)), row["problem"], final_statement(text, 0, len(text))
-        )
+        found = split_rules(text, 0, len(text), row["problem"], row["gold"], GRADE)
         right += len(found) == len(row["rounds"])
-    assert right / len(rows) >= 0.8, f"{right} of {len(rows)}"
+    assert right >= 21, f"{right} of {len(rows)}"

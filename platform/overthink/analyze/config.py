@@ -74,7 +74,21 @@ class SegmentConfig(Section):
     method: registered(SEGMENTERS) = Field(
         "rules", description=f"How to split responses into solutions: {', '.join(SEGMENTERS.names())}."
     )
-    llm: EndpointConfig = Field(default_factory=EndpointConfig, description="Endpoint for method=llm.")
+    llm: EndpointConfig = Field(default_factory=EndpointConfig, description="Judge endpoint for method=llm.")
+    concurrency: int = Field(16, ge=1, description="method=llm: judge requests in flight at once, per worker.")
+    steps_per_request: int = Field(
+        50, ge=2, description="method=llm: paragraphs per splitting request (longer thinking goes in windows)."
+    )
+    judge_steps: bool = Field(
+        True,
+        description="method=llm: second stage, asking of each paragraph inside a solution whether it states the "
+        "answer (one short request per paragraph).",
+    )
+    cache_dir: str | None = Field(
+        None,
+        description="method=llm: folder caching finished splits by (thinking, question, judge); null = in memory. "
+        "On a cluster, a folder every node shares.",
+    )
 
 
 class GradeConfig(Section):
@@ -128,6 +142,12 @@ class AnalyzeSettings(Settings):
     report: ReportConfig = Field(default_factory=ReportConfig, description="Tables, intervals and plots.")
     max_response_chars: int = Field(
         2_000_000, ge=1, description="Longer responses are flagged `too_long` and not analyzed."
+    )
+    row_timeout_s: float | None = Field(
+        120.0,
+        gt=0,
+        description="Seconds one row may take to analyze (splitting, grading, judging); a row over it is flagged "
+        "`row_timeout` with its error and the shard goes on. null = no bound.",
     )
     rows_per_shard: int = Field(
         500, ge=1, description="Input rows per shard (one Ray Data map call; the unit of resume)."

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+from overthink.analyze.budget import NO_DEADLINE, Deadline, RowTimeout
 from overthink.analyze.config import AnalyzeConfig
 from overthink.analyze.distinct import JUDGES
 from overthink.analyze.extract import extract_answer, final_answer, is_choice_gold, looks_cut_off
@@ -25,7 +26,7 @@ class Analyzer:
         self.tokens = TokenCounter(config.tokenizer)
         self.grader = Grader(config.grade.timeout_s, config.grade.cache_size)
         self.judge = JUDGES.get(config.distinct.method)(config, self.stats)
-        self.segmenter = SEGMENTERS.get(config.segment.method)(config, self.stats)
+        self.segmenter = SEGMENTERS.get(config.segment.method)(config, self.stats, self.grader)
 
     def analyze(self, records: list[dict]) -> list[dict]:
         for record in records:
@@ -33,19 +34,38 @@ class Analyzer:
                 record["flags"].append("too_long")
         live = [r for r in records if not any(f in SKIP_FLAGS for f in r["flags"])]
         starts = dict(zip((id(r) for r in live), self.tokens.starts([r["response"] for r in live])))
+        prepare = getattr(self.segmenter, "prepare", None)
+        if prepare is not None:  # a judge endpoint: the shard's requests go out together
+            try:
+                prepare([(r, r["response"], *self.thinking_span(r["response"])) for r in live])
+            except Exception as err:  # each row then asks (or falls back) on its own
+                self.stats[f"prepare_errors.{type(err).__name__}"] += 1
         out = []
         for record in records:
             if id(record) not in starts:
                 out.append(empty_row(record))
                 continue
+            record["deadline"] = Deadline(self.config.row_timeout_s)
             try:
                 out.append(self.analyze_one(record, starts[id(record)]))
+            except RowTimeout as err:  # flagged, and the shard goes on
+                row = empty_row(record)
+                row["flags"].append("row_timeout")
+                row["error"] = str(err)
+                self.stats["row_timeouts"] += 1
+                out.append(row)
             except Exception as err:  # one bad row must not sink a shard of thousands
                 row = empty_row(record)
                 row["error"] = f"{type(err).__name__}: {err}"[:500]
                 self.stats["row_errors"] += 1
                 out.append(row)
         return out
+
+    def thinking_span(self, text: str) -> tuple[int, int]:
+        parts = split_thinking(
+            text, tuple(self.config.thinking.open_markers), tuple(self.config.thinking.close_markers)
+        )
+        return parts.thinking_start, parts.thinking_end
 
     def analyze_one(self, record: dict, starts: list[int]) -> dict:
         text, gold, grade = record["response"], record["gold"], self.config.grade
@@ -68,11 +88,16 @@ class Analyzer:
             s.answer if s.answer is not None and not choice else extract_answer(t, choice)
             for s, t in zip(solutions, texts)
         ]
+        deadline = record.get("deadline", NO_DEADLINE)
         if record["given_correct"] is not None and len(record["given_correct"]) == len(solutions):
             correct = list(record["given_correct"])
         else:
-            correct = [self.grader(gold, a) for a in answers]
+            correct = []
+            for answer in answers:
+                deadline.check("grading")
+                correct.append(self.grader(gold, answer))
         distinct = self.judge(texts, record)
+        deadline.check("judging distinctness")
         truncated = (
             (record["finish_reason"] == "length")
             or (parts.opened and not parts.closed)

@@ -29,22 +29,29 @@ def strategy_features(text: str) -> set[str]:
     return set(words) | {f"{a} {b}" for a, b in zip(words, words[1:])}
 
 
-def first_seen(similarity: np.ndarray, threshold: float) -> list[bool]:
-    """Solution m is distinct when its similarity to every earlier solution is below threshold."""
-    flags = []
-    for m in range(similarity.shape[0]):
-        flags.append(m == 0 or float(similarity[m, :m].max()) < threshold)
+COMPARED = 64
+"""Earlier solutions each solution is compared with (the nearest ones), besides an exact-repeat
+check against all of them: a response of thousands of solutions costs linear time, not square."""
+
+
+def first_seen_near(
+    items: Sequence, similar: Callable[[object, list], np.ndarray], threshold: float, key
+) -> list[bool]:
+    """Solution m is distinct when its similarity to each of the `COMPARED` solutions just before
+    it is below threshold and no earlier solution is the same (`key`). `similar(item, earlier)`
+    -> their similarities."""
+    flags, seen = [], set()
+    for m, item in enumerate(items):
+        earlier = list(items[max(0, m - COMPARED) : m])
+        repeat = key(item) in seen
+        flags.append(not repeat and (not earlier or float(np.max(similar(item, earlier))) < threshold))
+        seen.add(key(item))
     return flags
 
 
-def jaccard_matrix(features: Sequence[set[str]]) -> np.ndarray:
-    n = len(features)
-    sim = np.eye(n)
-    for i in range(n):
-        for j in range(i):
-            union = len(features[i] | features[j])
-            sim[i, j] = sim[j, i] = len(features[i] & features[j]) / union if union else 1.0
-    return sim
+def jaccard(a: set[str], b: set[str]) -> float:
+    union = len(a | b)
+    return len(a & b) / union if union else 1.0
 
 
 class LexicalJudge:
@@ -54,9 +61,13 @@ class LexicalJudge:
         self.threshold = threshold
 
     def __call__(self, solutions: list[str], problem: str = "") -> list[bool]:
-        if not solutions:
-            return []
-        return first_seen(jaccard_matrix([strategy_features(s) for s in solutions]), self.threshold)
+        features = [frozenset(strategy_features(s)) for s in solutions]
+        return first_seen_near(
+            features,
+            lambda item, earlier: np.array([jaccard(item, e) for e in earlier]),
+            self.threshold,
+            key=lambda f: f,
+        )
 
 
 class EmbeddingJudge:
@@ -78,7 +89,9 @@ class EmbeddingJudge:
         if not solutions:
             return []
         vectors = self.model.encode(solutions, normalize_embeddings=True, convert_to_numpy=True)
-        return first_seen(vectors @ vectors.T, self.threshold)
+        return first_seen_near(
+            list(vectors), lambda item, earlier: np.stack(earlier) @ item, self.threshold, key=lambda v: v.tobytes()
+        )
 
 
 def flags_from_clusters(cluster_ids: Sequence[int]) -> list[bool]:

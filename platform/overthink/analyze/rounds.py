@@ -1,0 +1,190 @@
+"""The `rules` splitter: the thinking part cut into solutions the way the paper's official
+pipeline and careful readers cut it (arXiv 2412.21187; galaxyChen/overthinking's splitting
+prompts, written out in ../shared/fixtures/real_splits/INSTRUCTIONS.md).
+
+1. A paragraph that explicitly states an answer to the question ends a solution: a box, "the
+   answer is", or a sentence that arrives at a value the response stands by (`Answers`: the gold
+   answer when the analyzer has one, the final answer, anything boxed or called the answer).
+   What the question asks decides what is an answer (`question.py`): the value of another
+   unknown ("D = -5" when the question asks for CD) or one candidate of several before the text
+   picks "the largest" is a step on the way.
+2. After an answer, paragraphs that only conclude or comment stay in its solution; a check, a
+   second method or a correction starts the next one, and it is a solution when it reaches an
+   answer again (however short, and whether or not the answer changed). A bare restatement
+   after a digression that reached nothing ("So, I think the answer is indeed 1.") reaches
+   nothing new: it stays with the solution before.
+3. Text before the first answer belongs to the first solution; text after the last answer (an
+   unfinished check, a summary) to the last. A response that never states an answer has none.
+
+Linear in the number of paragraphs: each paragraph is read once, and answers are compared
+through a cache."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Protocol
+
+from overthink.analyze.question import Ask, carries_selectors
+from overthink.analyze.statements import Statement, paragraph_statements, sentences
+
+# The first sentence turns back to the work: it asks, doubts, checks or takes another way.
+# Discourse markers, not problem words: what every long chain of thought says when it looks again.
+_OPENER = re.compile(
+    r"^\W*(?:but|wait|hmm+|however|alternatively|actually|hold on|hang on|oops|let me|let's|let us|"
+    r"i (?:should|could|can|will|'ll|need|want|might|must|wonder)|maybe|perhaps|to (?:be|make|double|verify|"
+    r"check|confirm)|just to|another|one more|on second|now,? let|is there|double[- ]?check|verif|check)",
+    re.IGNORECASE,
+)
+
+
+class AnswerTest(Protocol):
+    def __call__(self, value: str) -> bool:
+        """The value is an answer the response stands by, or the gold."""
+
+    def written(self, value: str) -> bool:
+        """The value is one of them as written, not only after algebra."""
+
+    def part_of(self, value: str) -> bool:
+        """The value is one of them, or one item of one that lists several."""
+
+    def named_in(self, paragraph: str) -> str | None:
+        """One that is a formula, written out in the paragraph."""
+
+    @property
+    def words(self) -> frozenset[str]:
+        """Those that are words ("Evelyn", "even"), not values."""
+
+
+@dataclass(frozen=True)
+class Features:
+    """What the splitter reads off one paragraph."""
+
+    answer: str | None  # the answer it arrives at, if any
+    work: bool  # it computes: an operation, or a number that is neither given nor an answer
+    opener: bool  # it turns back to the work (a question, a check, another way)
+
+
+def opens_again(sentence: str) -> bool:
+    return bool(_OPENER.match(sentence)) or sentence.rstrip().endswith("?")
+
+
+_NUM = r"\d+(?:,\d{3})*(?:\.\d+)?"
+_ATOM = re.compile(rf"-?\\[dt]?frac\{{[^{{}}]*\}}\{{[^{{}}]*\}}|(?<![\w)}}])-?{_NUM}(?:\s*/\s*\d+)?|{_NUM}")
+_ASSIGNED = re.compile(r"[^\s=]{1,40}\s*=\s*\u25a1(?![\w(])")  # "x = <answer>": a restatement
+_STEP = re.compile(
+    r"[\d\u25a1]\s+(?:times|plus|minus|divided by|over|multiplied by)\s+[\d\u25a1]|"
+    r"[\w)\]}\u25a1]\s*(?:[=+×÷*/^<>]|\\(?:times|cdot|div|pm|le|ge|neq))\s*[\w(\\{\u25a1-]"
+    r"|[\d)\u25a1]\s*-\s*[\d(\\\u25a1]"
+)
+
+
+def without_boxes(text: str) -> str:
+    """The text with every `\\boxed{...}` (braces balanced) taken out: a box states, it does not compute."""
+    out, cursor = [], 0
+    for match in re.finditer(r"\\boxed\s*\{", text):
+        if match.start() < cursor:
+            continue
+        depth, stop = 0, None
+        for index in range(match.end() - 1, len(text)):
+            depth += {"{": 1, "}": -1}.get(text[index], 0)
+            if depth == 0:
+                stop = index + 1
+                break
+        if stop is None:
+            break
+        out.append(text[cursor : match.start()])
+        cursor = stop
+    return "".join(out) + text[cursor:]
+
+
+def _after_colon(statement: Statement, sentence: str) -> bool:
+    """ "Let me check: 7 times 6 is 42": the announcement ends at the colon, the check follows."""
+    return statement.value in sentence.partition(": ")[2]
+
+
+class Reader:
+    """Reads a paragraph's features. `is_answer(value)` tells a value the response stands by (or
+    the gold) from any other; the question's `Ask` rules out other unknowns' values and
+    candidates not yet chosen; numbers the question gives are restated, not computed."""
+
+    def __init__(self, is_answer: AnswerTest, ask: Ask, given: frozenset[str]):
+        self.is_answer = is_answer
+        self.ask = ask
+        self.given = given
+
+    def __call__(self, paragraph: str) -> Features:
+        said = sentences(paragraph)
+        opener = bool(said) and opens_again(said[0])
+        answer = self.answer(paragraph, said, opener)
+        return Features(answer, self.works(paragraph), opener)
+
+    def answer(self, paragraph: str, said: list[str], opener: bool) -> str | None:
+        turns_again = len(said) > 1 and opens_again(said[-1])  # "... is -5. But let me double-check."
+        for statement in paragraph_statements(said, self.is_answer.words):
+            if turns_again and statement.sentence < len(said) - 1:
+                return None  # restated on the way to a check still to come
+            if opener and statement.sentence == 0 and not self.works(said[0]) and not _after_colon(statement, said[0]):
+                continue  # named in the announcement ("a way to see that CD = -5"), not arrived at
+            if statement.strong:
+                return statement.value
+            if self.accepts(statement, paragraph):
+                return statement.value
+        return None if opener and len(said) == 1 else self.is_answer.named_in(paragraph)
+
+    def accepts(self, statement: Statement, paragraph: str) -> bool:
+        if not self.is_answer(statement.value):
+            return False
+        subject = (statement.subject or "").replace(" ", "")
+        if subject and self.is_answer.written(subject):
+            return False  # the answer written another way ("448/15625 = 0.028672"): a restatement
+        if re.fullmatch(r"[A-Za-z]", subject) and subject in self.ask.unknowns and not self._asks_for(subject):
+            return False  # the value of another unknown of the problem: a step
+        return not self.ask.selectors or carries_selectors(self.ask, paragraph)  # else one candidate of several
+
+    def _asks_for(self, symbol: str) -> bool:
+        target = self.ask.target
+        return target is None or target == symbol or "=" in target
+
+    def works(self, text: str) -> bool:
+        """An operation on something other than the answer, or a number neither given nor an answer."""
+        text = without_boxes(text)
+        fresh = False
+
+        def mark(match: re.Match) -> str:
+            nonlocal fresh
+            atom = match.group(0)
+            if self.is_answer.part_of(atom):
+                return "\u25a1"
+            if any(number not in self.given for number in re.findall(r"\d+(?:\.\d+)?", atom.replace(",", ""))):
+                fresh = True
+            return "0"
+
+        text = _ATOM.sub(mark, text)
+        return fresh or bool(_STEP.search(_ASSIGNED.sub(" ", text)))
+
+
+def split_paragraphs(features: list[Features]) -> list[tuple[int, str]]:
+    """(index of the last paragraph, answer) of each solution. Solutions tile the paragraphs
+    from the first to the last; none when no paragraph states an answer."""
+    ends: list[list] = []  # [last paragraph, answer] of each closed or current solution
+    pending = None  # first paragraph of an attempt after the current solution's answer
+    for index, paragraph in enumerate(features):
+        if not ends:
+            if paragraph.answer is not None:
+                ends.append([index, paragraph.answer])
+            continue
+        if pending is None and paragraph.answer is not None and not paragraph.opener and not paragraph.work:
+            ends[-1][0] = index  # a restatement: the solution goes on to here
+            continue
+        if pending is None and (paragraph.opener or paragraph.work):
+            pending = index
+        if pending is not None and paragraph.answer is not None:
+            reached = paragraph.work or index - pending <= 1 or features[index - 1].work
+            if reached:
+                ends[-1][0] = pending - 1
+                ends.append([index, paragraph.answer])
+                pending = None
+    if ends:
+        ends[-1][0] = len(features) - 1
+    return [(end, answer) for end, answer in ends]

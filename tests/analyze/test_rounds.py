@@ -1,0 +1,89 @@
+"""The parts of the rules splitter: what a question asks, what a sentence arrives at, which
+values are settled answers, and how answered paragraphs group into solutions."""
+
+import pytest
+
+from overthink.analyze.question import read_question
+from overthink.analyze.rounds import Features, split_paragraphs
+from overthink.analyze.statements import number_value, paragraph_statements, sentences, settled
+
+
+@pytest.mark.parametrize(
+    "question, target, selectors",
+    [
+        ("Find the product $CD$ of the integers $C$ and $D$ for which $C + D = 4$.", "CD", set()),
+        ("If $f(x)=5x^2+3x+4$, what is the value of $f(-2)$?", "f(-2)", set()),
+        ("What is the maximum value of $4(x + 7)(2 - x)$, over all real numbers $x$?", "4(x+7)(2-x)", {"largest"}),
+        ("Solve for the positive value of $x$ such that $x^2 = 16$.", "x", {"positive"}),
+        ("What is the greatest common divisor of 68 and 92?", None, set()),  # a name, not a choice
+        ("How many students take physics?", None, set()),
+    ],
+)
+def test_what_the_question_asks(question, target, selectors):
+    ask = read_question(question)
+    assert ask.target == target and ask.selectors == selectors
+
+
+@pytest.mark.parametrize(
+    "text, values",
+    [
+        ("So, P = 345 / 3 = 115", [("115", "P")]),  # the end of the chain, not a step of it
+        ("CD = (-1)(5) = -5", [("-5", "CD")]),
+        ("Between 6 and 1, the largest is 6.", [("6", None)]),
+        ("Therefore, the solutions are x = 1 and x = -2.", [("1, -2", "x"), ("-2", "x"), ("1", "x")]),
+        ("So, the polar coordinates are (3, π/2).", [("(3, \\pi /2)", None)]),
+        ("Therefore, the original price was $36.", [("36", None)]),  # dollars, not math
+        ("Given P = 115, then Ch = 2P = 230", [("230", None)]),  # the supposition states nothing
+        ("Therefore, the correct choice is option C.", [("C", None)]),
+    ],
+)
+def test_what_a_sentence_arrives_at(text, values):
+    found = [(s.value, s.subject) for s in paragraph_statements(sentences(text)) if not s.strong]
+    assert found == values
+
+
+def test_boxes_and_answer_phrases_are_strong():
+    found = paragraph_statements(sentences("So the answer is 42. \\boxed{42}"))
+    assert [(s.value, s.strong) for s in found if s.strong] == [("42", True)] * 2
+
+
+@pytest.mark.parametrize(
+    "value, is_settled",
+    [
+        ("3\\sqrt{13}", True),
+        ("\\sqrt{117}", False),  # a square left under the root
+        ("\\frac{448}{15625}", True),
+        ("2240/78125", False),  # not in lowest terms
+        ("35 \\times \\frac{1}{625}", False),  # a product still to do
+        ("2500 - 2550", False),
+        ("-5", True),
+        ("1, -2", True),
+    ],
+)
+def test_settled_values(value, is_settled):
+    assert settled(value) is is_settled
+
+
+def test_numbers_are_read_by_value():
+    assert number_value("\\frac{448}{15625}") == number_value("0.028672")
+    assert number_value("26,000") == 26000 and number_value("x + 1") is None and number_value("10^{1000}") is None
+
+
+def F(answer=None, work=False, opener=False):  # noqa: N802 (a row of the table below)
+    return Features(answer, work, opener)
+
+
+def test_paragraphs_group_into_solutions():
+    paragraphs = [
+        F(work=True),
+        F("18", work=True),  # the first answer
+        F(),  # a comment stays with it
+        F(opener=True),  # "Wait, let me check" starts the next attempt
+        F("18", work=True),  # which reaches the answer again: a solution
+        F(opener=True),
+        F(),  # a digression that computes nothing
+        F(),
+        F("18"),  # then a bare restatement: it stays with the solution before
+    ]
+    assert split_paragraphs(paragraphs) == [(2, "18"), (8, "18")]
+    assert split_paragraphs([F(work=True), F(opener=True)]) == []  # no answer, no solution
