@@ -102,6 +102,7 @@ def test_the_sample_run_spans_its_work_and_can_be_watched(undisturbed):
     assert client.get_metric_history(result.run_id, "progress/tokens_per_s")[-1].value > 0
     system = {key for key in client.get_run(result.run_id).data.metrics if key.startswith("system/")}
     assert {"system/cpu_utilization_percentage", "system/system_memory_usage_megabytes"} <= system
+    assert any(key.startswith("system/engine-") for key in system), system  # the engines' node, seen from there
 
 
 def test_vllm_on_ray_samples_n_per_problem_resumes_and_feeds_analyze(undisturbed, organism_path):

@@ -65,9 +65,14 @@ def rises(run_id: str, key: str) -> bool:
 
 
 def test_simpo_with_zero3_learns_and_vllm_samples_the_checkpoint(tmp_path, pairs_path, organism_path):
-    result = run_train(train_config(tmp_path, pairs_path, organism_path, "loss=simpo", "deepspeed=zero3"))
+    result = run_train(
+        train_config(
+            tmp_path, pairs_path, organism_path, "loss=simpo", "deepspeed=zero3", "mlflow.system_metrics_every_s=1"
+        )
+    )
     assert rises(result.run_id, "rewards.margins")
     run = mlflow.get_run(result.run_id)
+    assert any(key.startswith("system/train-node0/") for key in run.data.metrics)  # the workers' node
     assert run.data.params["loss"] == "simpo" and run.data.params["deepspeed"] == "zero3"
     assert {"rewards.accuracies", "logps.chosen", "grad_norm", "learning_rate"} <= set(run.data.metrics)
     assert run.data.metrics["data.mean_chosen_tokens"] < run.data.metrics["data.mean_rejected_tokens"]

@@ -20,6 +20,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -162,9 +163,17 @@ class StageRun:
     disk), one warning says so and the rest of the run's logging is skipped, so the stage still
     writes its outputs."""
 
-    def __init__(self, client, run_id: str, experiment_id: str, uri: str, progress_every_s: float = 10.0):
+    def __init__(
+        self,
+        client,
+        run_id: str,
+        experiment_id: str,
+        uri: str,
+        progress_every_s: float = 10.0,
+        system_metrics_every_s: float | None = None,
+    ):
         self.client, self.id, self.experiment_id, self.uri = client, run_id, experiment_id, uri
-        self.progress_every_s = progress_every_s
+        self.progress_every_s, self.system_metrics_every_s = progress_every_s, system_metrics_every_s
         self.lost: str | None = None  # why the store stopped answering, once it has
         self._last_progress = float("-inf")
         self._lock = threading.Lock()
@@ -253,6 +262,12 @@ class StageRun:
     def close(self, status: str) -> None:
         self._call("close", self.client.set_terminated, self.id, status)
 
+    def worker_metrics(self) -> WorkerMetrics | None:
+        """Where workers on other nodes (engines, train ranks) log their node's system metrics."""
+        if not self.system_metrics_every_s:
+            return None
+        return WorkerMetrics(self.id, self.uri, self.system_metrics_every_s)
+
     @contextmanager
     def active(self):
         """This run as the process's active run, for MLflow's fluent APIs (log_model)."""
@@ -297,6 +312,9 @@ class NoRun:
         if self.enclosing is not None:
             self.enclosing.progress(step, metrics, final)
 
+    def worker_metrics(self) -> WorkerMetrics | None:
+        return self.enclosing.worker_metrics() if self.enclosing is not None else None
+
     def __getattr__(self, name):
         return lambda *args, **kwargs: None
 
@@ -339,7 +357,8 @@ def stage_run(
         **({OUTPUT_TAG: str(Path(output).resolve())} if output else {}),
     }
     created = client.create_run(experiment_id, run_name=run_name, tags=all_tags)
-    run = StageRun(client, created.info.run_id, experiment_id, uri, config.progress_every_s)
+    every_s = config.system_metrics_every_s if config.system_metrics else None
+    run = StageRun(client, created.info.run_id, experiment_id, uri, config.progress_every_s, every_s)
     if output:
         close_stale_runs(client, experiment_id, stage, all_tags[OUTPUT_TAG], run.id)
     monitor = start_system_metrics(config, run) if config.system_metrics else None
@@ -368,15 +387,32 @@ def stage_run(
 def start_system_metrics(config: MlflowConfig, run: StageRun):
     """MLflow's own monitor (CPU, memory, disk, network; GPU with pynvml) logging system/* metrics
     of this machine into `run` from a daemon thread; None where it cannot start."""
-    try:
-        from mlflow.system_metrics.system_metrics_monitor import SystemMetricsMonitor
+    return WorkerMetrics(run.id, run.uri, config.system_metrics_every_s).start(None)
 
-        monitor = SystemMetricsMonitor(run.id, sampling_interval=config.system_metrics_every_s, tracking_uri=run.uri)
-        monitor.start()
-        return monitor
-    except Exception as err:  # a missing psutil, an odd platform: tracking goes on without it
-        print(f"warning: no system metrics for run {run.id}: {err}", file=sys.stderr)
-        return None
+
+@dataclass(frozen=True)
+class WorkerMetrics:
+    """A stage run's system metrics, as a worker on another node (an engine actor, a train rank)
+    records its own node's into it: `system/<node_id>/...`. On a cluster the driver sits on a
+    CPU head; whether the GPUs were busy is only seen from their nodes. The monitor stops by
+    itself once the run is closed."""
+
+    run_id: str
+    uri: str
+    every_s: float
+
+    def start(self, node_id: str | None):
+        try:
+            from mlflow.system_metrics.system_metrics_monitor import SystemMetricsMonitor
+
+            monitor = SystemMetricsMonitor(
+                self.run_id, sampling_interval=self.every_s, node_id=node_id, tracking_uri=self.uri
+            )
+            monitor.start()
+            return monitor
+        except Exception as err:  # a missing psutil, an odd platform: tracking goes on without it
+            print(f"warning: no system metrics for run {self.run_id}: {err}", file=sys.stderr)
+            return None
 
 
 def stop_system_metrics(monitor) -> None:

@@ -18,7 +18,7 @@ class EngineActor:
     """Ray Data callable class: holds one engine for its lifetime and stamps each row with the
     replica (actor) and node that generated it."""
 
-    def __init__(self, config_json: str, model_path: str, model_name: str):
+    def __init__(self, config_json: str, model_path: str, model_name: str, system_metrics=None):
         import ray
 
         from overthink.runtime.models import require_on_this_node
@@ -35,6 +35,8 @@ class EngineActor:
         context = ray.get_runtime_context()
         self.replica = (context.get_actor_id() or "driver")[:12]
         self.node = context.get_node_id()[:12]
+        if system_metrics is not None:  # this engine's node (its GPUs) in the stage's run
+            self.monitor = system_metrics.start(f"engine-{self.replica[:8]}")
         self.startup_s = time.perf_counter() - started
         self.ready_at = time.time()  # wall clock, comparable across processes on a node
 
@@ -101,7 +103,9 @@ def request_blocks(requests: pa.Table, size: int) -> list[pa.Table]:
     return [requests.slice(start, size) for start in range(0, requests.num_rows, size)] or [requests]
 
 
-def generate_on_ray(config: SampleConfig, requests: pa.Table, model_path: str, model_name: str) -> Iterator[pa.Table]:
+def generate_on_ray(
+    config: SampleConfig, requests: pa.Table, model_path: str, model_name: str, system_metrics=None
+) -> Iterator[pa.Table]:
     import ray.data
     from tqdm.auto import tqdm
 
@@ -119,6 +123,7 @@ def generate_on_ray(config: SampleConfig, requests: pa.Table, model_path: str, m
             "config_json": config.model_dump_json(),
             "model_path": model_path,
             "model_name": model_name,
+            "system_metrics": system_metrics,
         },
         # No bigger than a block: Ray Data would otherwise bundle blocks into one task for one actor.
         batch_size=min(config.engine.batch_size, size),

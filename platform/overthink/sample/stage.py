@@ -170,7 +170,7 @@ def generate(config: SampleConfig, problems, tokenizer, model_path: str, model_n
             started = time.perf_counter()  # Ray is up: from here on it is the stage's own time
             table = pa.Table.from_pylist(requests)
             try:
-                for batch in generate_on_ray(config, table, model_path, model_name):
+                for batch in generate_on_ray(config, table, model_path, model_name, run.worker_metrics()):
                     startup = max(startup, max(batch.column("engine_startup_s").to_pylist()))
                     first_ready = min(first_ready, min(batch.column("engine_ready_at").to_pylist()))
                     atomic_write_table(parts / f"part-{time.time_ns()}.parquet", batch.drop(ENGINE_COLUMNS))

@@ -172,6 +172,8 @@ def train_loop_per_worker(loop_config: dict) -> None:
             target_modules=config.lora.target_modules,
             task_type="CAUSAL_LM",
         )
+    if loop_config.get("system_metrics") is not None and context.get_local_rank() == 0:
+        loop_config["system_metrics"].start(f"train-node{context.get_node_rank()}")  # its GPUs in the stage run
     callbacks = [checkpoint_reporter()]
     if loop_config.get("mlflow_run_id"):
         callbacks.append(mlflow_step_logger(loop_config["tracking_uri"], loop_config["mlflow_run_id"]))

@@ -141,7 +141,7 @@ def run_train(config: TrainConfig, parent_run_id: str | None = None) -> TrainRes
         )
         run.log_input_files([pairs_file(config)], "pairs")
         run.log_metrics({f"data.{k}": v for k, v in lengths.items()})
-        result = fit(config, rows, deepspeed, run_name, run.id, run.uri)
+        result = fit(config, rows, deepspeed, run_name, run.id, run.uri, run.worker_metrics())
         export_model(result.checkpoint, config, out / MODEL_DIR)
         summary = {
             "fingerprint": fingerprint,
@@ -241,8 +241,10 @@ def fit(
     run_name: str,
     run_id: str | None,
     tracking: str | None,
+    system_metrics=None,
 ):
-    """One Ray Train run; its errors come back as one clear message."""
+    """One Ray Train run; its errors come back as one clear message. `system_metrics`: each node's
+    first rank records its node's system metrics into the stage run."""
     from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
     from ray.train.torch import TorchConfig
 
@@ -265,6 +267,7 @@ def fit(
             "deepspeed": deepspeed,
             "mlflow_run_id": run_id,
             "tracking_uri": tracking,
+            "system_metrics": system_metrics,
             "torch_extensions_dir": str(CACHE / "torch_extensions"),
             "fail_once": os.environ.get(FAIL_ONCE_ENV),
         },
