@@ -193,7 +193,8 @@ def measure(server: str, args, levels: dict, flags: list[str]) -> dict:
 
         return asyncio.run(all_levels())
     finally:
-        os.killpg(process.pid, signal.SIGINT if server != "vllm" else signal.SIGTERM)
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGINT if server != "vllm" else signal.SIGTERM)
         try:
             process.wait(120)
         except subprocess.TimeoutExpired:
@@ -216,6 +217,7 @@ def run_serve_llm(port: int) -> None:
         accelerator_config={"kind": "cpu"},
         engine_kwargs=kwargs,
         deployment_config={"autoscaling_config": {"min_replicas": 1, "max_replicas": 1}, "max_ongoing_requests": 64},
+        log_engine_metrics=False,  # it would need disable_log_stats=False, unlike the other two engines
     )
     serve.run(build_openai_app({"llm_configs": [config]}), route_prefix="/")
     try:

@@ -95,7 +95,9 @@ def stream_view(chunks: list[dict], ours: bool) -> dict:
                 choice["index"], {"first": choice.get("delta"), "text": {}, "order": [], "keys": set(), "logprobs": {}}
             )
             seen["keys"] |= set(chunk) | {f"choice.{key}" for key in choice} | {f"delta.{key}" for key in delta}
-            for field, value in delta.items():
+            # within one delta the thinking comes before the answer (a delta spans both when the
+            # end-of-thinking tag arrives with more tokens)
+            for field, value in sorted(delta.items(), key=lambda item: item[0] != "reasoning"):
                 if isinstance(value, str) and value:
                     seen["text"][field] = seen["text"].get(field, "") + value
                     if field != "role" and seen["order"][-1:] != [field]:

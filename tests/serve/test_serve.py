@@ -89,6 +89,10 @@ def test_early_exit_cuts_thinking(client):
         confident += "stopped_at_token" in probes and len(probes["probes"]) == 1
     assert stopped >= 2 and cut < 0.9 * full
     assert confident >= 2
+    # a thinking that ends before the first probe (it made a 500 once: a metric counted 0 probes)
+    never = {"early_exit": {"min_thinking_tokens": 10_000}}
+    unprobed = client.chat.completions.create(**kwargs, extra_body=never).choices[0]
+    assert report_of(unprobed)["policy"]["probes"] == [] and unprobed.message.content
 
 
 def test_overthinking_metrics_reach_prometheus(server):

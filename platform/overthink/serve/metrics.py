@@ -39,9 +39,9 @@ class OverthinkMetrics:
         tags = {"policy": policy["kind"]}
         self.thinking_tokens.observe(report["thinking_tokens"], tags)
         self.solutions.observe(len(report["solutions"]), tags)
-        if policy["kind"] == "early_exit":
+        if policy["kind"] == "early_exit" and policy["probes"]:  # Ray's counters refuse an increment of 0
             self.probes.inc(len(policy["probes"]))
-            self.probe_tokens.inc(policy["probe_tokens"])
+            self.probe_tokens.inc(policy["probe_tokens"])  # a probe generates one token at least
             if "stopped_at_token" in policy:
                 self.exits.inc()
         if policy["kind"] == "budget" and "stopped_at_token" in policy:
