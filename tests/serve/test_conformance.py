@@ -107,6 +107,12 @@ def stream_view(chunks: list[dict], ours: bool) -> dict:
                 seen["logprobs"].setdefault(field, []).extend(values or [])
             if choice.get("finish_reason") is not None:
                 seen["finish"] = (choice["finish_reason"], choice.get("stop_reason"))
+    for seen in view["choices"].values():
+        # vLLM's streaming reasoning parser drops the opening tag only when it arrives alone in a
+        # delta; when the engine hands it over with the next tokens (a lagging reader), the tag
+        # stays in `reasoning`. Seen on vLLM's own server under load: timing, on either server.
+        if seen["text"].get("reasoning", "").startswith("<think>"):
+            seen["text"]["reasoning"] = seen["text"]["reasoning"].removeprefix("<think>")
     return view
 
 
