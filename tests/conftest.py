@@ -5,26 +5,12 @@ from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
 
 import pytest
-
-REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared" / "fixtures"
-OFFICIAL = SHARED / "overthinking_official" / "debug.jsonl.split.eval.solution_level_eval.diversity.jsonl"
-REAL_TRACES = SHARED / "real_traces" / "sky_t1_27b_math500.jsonl"
-EXAMPLES = REPO / "platform" / "overthink" / "examples" / "responses.jsonl"
-PYTHON = sys.executable
 
 os.environ.setdefault("RAY_TRAIN_ENABLE_PRINT_PATCH", "0")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-
-
-def need(path: Path) -> Path:
-    if not path.exists():
-        pytest.skip(f"reference data {path} is not beside the checkout")
-    return path
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -158,7 +158,7 @@ def start_private_worker(gcs_address: str, env: dict, num_cpus: int = 2, resourc
 def kept_under_tmp() -> list[str]:
     """The top folders under /tmp that a private /tmp must still show: this checkout and its venv
     when they live there (else the worker node errors `ray: not found`)."""
-    from conftest import REPO
+    from locations import REPO
 
     paths = {REPO.resolve(), Path(sys.prefix).resolve(), Path(sys.executable).resolve().parent}
     under = [p.relative_to("/tmp").parts for p in paths if p.is_relative_to("/tmp")]
@@ -179,7 +179,7 @@ def kuberay_mlflow_args() -> tuple[str, ...]:
     to a Host it does not allow, e.g. the Service name `mlflow:5000`)."""
     import yaml
 
-    from conftest import REPO
+    from locations import REPO
 
     documents = yaml.safe_load_all((REPO / "docs" / "kuberay" / "mlflow.yaml").read_text())
     deployment = next(d for d in documents if d["kind"] == "Deployment")

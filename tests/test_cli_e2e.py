@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import EXAMPLES, REPO
+from locations import EXAMPLES, REPO
 from raycluster import BIN, run
 
 pytestmark = pytest.mark.slow

@@ -5,7 +5,7 @@ import pytest
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from conftest import PYTHON, REPO
+from locations import PYTHON, REPO
 from overthink.analyze.config import AnalyzeConfig
 from overthink.config import help_table, iter_fields, load_config
 from overthink.errors import ConfigError

@@ -3,7 +3,7 @@
 import re
 import subprocess
 
-from conftest import PYTHON, REPO
+from locations import PYTHON, REPO
 
 
 def test_readme_opens_with_the_two_setup_commands():

@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from conftest import REPO
+from locations import REPO
 
 
 def driver_check(tmp_path, version: str | None) -> subprocess.CompletedProcess:

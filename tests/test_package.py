@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import PYTHON, REPO
+from locations import PYTHON, REPO
 
 pytestmark = pytest.mark.slow
 PROMPT = (

@@ -7,7 +7,7 @@ import pytest
 import yaml
 from pydantic import Field
 
-from conftest import PYTHON, REPO
+from locations import PYTHON, REPO
 from overthink.cli import main
 from overthink.config import Settings, load_config, wiring_of
 from overthink.errors import ConfigError

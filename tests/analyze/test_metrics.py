@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from conftest import OFFICIAL, need
+from locations import OFFICIAL, need
 from overthink.analyze.aggregate import distinctness_by_position, summarize
 from overthink.analyze.config import AnalyzeConfig
 from overthink.analyze.core import Analyzer

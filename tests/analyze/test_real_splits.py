@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from conftest import REAL_TRACES, REPO, SHARED, need
+from locations import REAL_TRACES, REPO, SHARED, need
 from overthink.analyze.config import AnalyzeConfig
 from overthink.analyze.core import Analyzer
 from overthink.analyze.records import canonical, plan_shards, read_shard

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import REAL_TRACES, REPO, need
+from locations import REAL_TRACES, REPO, need
 from overthink.analyze.config import AnalyzeConfig
 from overthink.analyze.core import Analyzer
 from overthink.analyze.records import canonical, plan_shards, read_shard

@@ -192,7 +192,7 @@ def test_rules_stay_within_one_solution_of_the_paper_authors_on_their_examples()
     import ast
     import json
 
-    from conftest import OFFICIAL, need
+    from locations import OFFICIAL, need
 
     rows = [json.loads(line) for line in need(OFFICIAL).read_text().splitlines()]
     theirs, ours = [], []

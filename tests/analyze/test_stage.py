@@ -6,7 +6,7 @@ import mlflow
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import EXAMPLES, OFFICIAL, REPO, need
+from locations import EXAMPLES, OFFICIAL, REPO, need
 from overthink.analyze.config import AnalyzeConfig
 from overthink.analyze.schema import ANALYZED
 from overthink.analyze.stage import run_analyze

@@ -14,7 +14,7 @@ import time
 import pytest
 import yaml
 
-from conftest import REPO
+from locations import REPO
 from overthink.runtime.placement import AUTOSCALER_CONFIG_ENV
 from raycluster import BIN, auth_env, ray_state, run, start_head, wait_for
 

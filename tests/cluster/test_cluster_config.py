@@ -7,7 +7,7 @@ import re
 import pytest
 import yaml
 
-from conftest import REPO
+from locations import REPO
 
 CLUSTER_YAML = REPO / "ray_cluster.yaml"
 

@@ -5,7 +5,7 @@ memory-backed /dev/shm (64 MiB by default, too small for NCCL and tensor-paralle
 
 import yaml
 
-from conftest import REPO
+from locations import REPO
 from raycluster import kuberay_mlflow_args
 
 KUBERAY = REPO / "docs" / "kuberay"

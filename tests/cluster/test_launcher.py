@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import REPO
+from locations import REPO
 from raycluster import BIN, free_port, run, sentinel_ray_process, ssh_node, ssh_node_missing, wait_for
 
 pytestmark = pytest.mark.slow

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REAL_TRACES, REPO, need
 from hub_cache import publish_to_hub_cache
+from locations import REAL_TRACES, REPO, need
 from raycluster import (
     BIN,
     auth_env,

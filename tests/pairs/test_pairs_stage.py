@@ -138,7 +138,7 @@ def test_cli_runs_the_stage_and_rejects_unknown_strategies(analyzed, tmp_path):
 
 def test_responses_without_prompts_get_them_from_the_tokenizer_the_error_names(tmp_path, organism_path):
     """The shipped examples have no `prompt` column: pairs says to set tokenizer=, and doing so works."""
-    from conftest import EXAMPLES
+    from locations import EXAMPLES
 
     def overthink(*args):
         command = [sys.executable, "-m", "overthink.cli", *args, "--set", "mlflow.enabled=false"]

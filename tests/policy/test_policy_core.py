@@ -1,16 +1,20 @@
-"""The thinking policies and the wire format, pure: a scripted token source stands in for the
-engine (the real engine runs in tests/serve and tests/evaluate)."""
+"""The thinking policies and the server's request additions, pure: a scripted token source stands
+in for the engine (the real engine runs in tests/serve and tests/evaluate)."""
 
 from __future__ import annotations
-
-import random
 
 import pytest
 
 from overthink.policy.config import PolicyConfig
 from overthink.policy.core import Call, Markers, Reply, drive_batch, run_policy, settled, thinking_tokens
 from overthink.serve.config import LimitsConfig
-from overthink.serve.protocol import ApiError, ChatRequest, ThinkingStream, plan_request, split_response
+from overthink.serve.protocol import (
+    ApiError,
+    limit_max_tokens,
+    refuse_unsupported,
+    request_policy,
+    take_thinking_fields,
+)
 
 START, END, EOS = 1, 2, 3
 MARKERS = Markers(think_start=(START,), think_end=(END,), close=(END, 9), probe=(END, 8))
@@ -102,57 +106,93 @@ def test_early_exit_lets_short_thinking_end_on_its_own_and_respects_max_tokens()
     assert len(capped.token_ids) <= 25
 
 
-def test_budget_and_none_are_one_call():
+def test_no_policy_is_one_call():
     calls = []
 
     def execute(batch):
         calls.extend(call for _, call in batch)
         return [Reply((5, END, EOS), "", "stop")] * len(batch)
 
-    drive_batch([run_policy(PolicyConfig(kind="budget", thinking_budget=7), (0,), 50, MARKERS)], execute)
     drive_batch([run_policy(PolicyConfig(), (0,), 50, MARKERS)], execute)
-    assert [c.thinking_budget for c in calls] == [7, None]
+    assert [(c.prompt, c.max_tokens) for c in calls] == [((0,), 50)]
 
 
-@pytest.mark.parametrize("opened", [False, True])
-def test_streamed_thinking_matches_the_whole_response_however_it_is_cut(opened):
-    policy = PolicyConfig()
-    text = "\nFirst 2+3=5.\n\nWait, again: 5.\n</think>\n\nThe answer is \\boxed{5}."
-    whole = text if opened else "<think>" + text
-    reasoning, content = split_response("<think>" + text, policy)
-    rng = random.Random(0)
-    for _ in range(50):
-        cuts = sorted(rng.sample(range(1, len(whole)), 6))
-        router = ThinkingStream(policy, opened)
-        parts = {"reasoning": "", "content": ""}
-        for piece in (whole[a:b] for a, b in zip([0, *cuts], [*cuts, len(whole)])):
-            for field, delta in router.feed(piece):
-                parts[field] += delta
-        for field, delta in router.flush():
-            parts[field] += delta
-        assert (parts["reasoning"].strip(), parts["content"].strip()) == (reasoning, content)
+@pytest.mark.parametrize("opens_with_tag", [True, False])
+def test_a_budget_holds_whether_or_not_the_response_opens_its_thinking_with_the_tag(opens_with_tag):
+    """The issue's case: a model that starts thinking without `<think>` (vLLM's own budget never
+    started counting there: 143 thinking tokens under a budget of 8)."""
+    opening = (START,) if opens_with_tag else ()
+
+    def execute(batch):
+        replies = []
+        for _, call in batch:
+            done = call.prompt[1:]
+            script = [*opening, *([5] * 100), END, 6, 6, EOS]  # the model's own response
+            if END in done:  # closed (by the policy): it answers
+                out = [6, 6, EOS][: call.max_tokens]
+            else:
+                out = script[len(done) : len(done) + call.max_tokens]
+            replies.append(Reply(tuple(out), "", "stop" if out and out[-1] == EOS else "length"))
+        return replies
+
+    [outcome] = drive_batch([run_policy(PolicyConfig(kind="budget", thinking_budget=8), (0,), 60, MARKERS)], execute)
+    assert thinking_tokens(outcome.token_ids, MARKERS.think_start, MARKERS.think_end) == 8
+    assert outcome.token_ids == [*opening, *[5] * 8, *MARKERS.close, 6, 6, EOS] and outcome.finish_reason == "stop"
+    assert outcome.stopped_at == len(opening) + 8
+    # a thinking that ends within its budget is left alone
+    [short] = drive_batch([run_policy(PolicyConfig(kind="budget", thinking_budget=500), (0,), 200, MARKERS)], execute)
+    assert short.stopped_at is None and short.token_ids == [*opening, *[5] * 100, END, 6, 6, EOS]
+    # max_tokens still bounds the whole response
+    [capped] = drive_batch([run_policy(PolicyConfig(kind="budget", thinking_budget=8), (0,), 5, MARKERS)], execute)
+    assert len(capped.token_ids) == 5 and capped.finish_reason == "length"
 
 
-def request(**fields) -> ChatRequest:
-    return ChatRequest.model_validate({"model": "m", "messages": [{"role": "user", "content": "hi"}], **fields})
+def fields(**body):
+    return take_thinking_fields({"model": "m", "messages": [{"role": "user", "content": "hi"}], **body})
 
 
-def test_request_policy_and_limits():
+def test_thinking_fields_become_the_request_policy():
     server = PolicyConfig(early_exit={"agree": 4})
     limits = LimitsConfig(default_max_tokens=100, max_thinking_budget=50)
-    assert plan_request(request(), "m", server, limits, 10, 1000).max_tokens == 100
-    assert plan_request(request(thinking_token_budget=30), "m", server, limits, 10, 1000).policy.thinking_budget == 30
-    exit_plan = plan_request(request(early_exit={"probe_every": 5}), "m", server, limits, 10, 1000)
-    assert exit_plan.policy.kind == "early_exit" and exit_plan.policy.early_exit.agree == 4
-    for fields, prompt, status, words in [
-        ({"thinking_budget": 60}, 10, 400, "thinking_budget=60"),
-        ({"thinking_budget": 5, "early_exit": True}, 10, 400, "not both"),
-        ({"max_tokens": 995}, 10, 400, "max_tokens=995"),
-        ({}, 1000, 400, "context holds 1000"),
+    thinking, rest = fields(thinking_token_budget=30, stop=["x"])
+    assert request_policy(thinking, server, limits).thinking_budget == 30 and "thinking_token_budget" not in rest
+    thinking, _ = fields(early_exit={"probe_every": 5})
+    exit_policy = request_policy(thinking, server, limits)
+    assert exit_policy.kind == "early_exit" and exit_policy.early_exit.agree == 4
+    assert request_policy(fields(early_exit=False)[0], PolicyConfig(kind="early_exit"), limits).kind == "none"
+    for body, words in [
+        ({"thinking_budget": 60}, "thinking_budget=60"),
+        ({"thinking_budget": 5, "early_exit": True}, "not both"),
+        ({"early_exit": {"agree": 1}}, "early_exit.agree"),
     ]:
         with pytest.raises(ApiError, match=words) as caught:
-            plan_request(request(**fields), "m", server, limits, prompt, 1000)
-        assert caught.value.status == status
-    with pytest.raises(ApiError, match="not served here") as caught:
-        plan_request(request(model="x"), "m", server, limits, 10, 1000)
-    assert caught.value.status == 404
+            request_policy(fields(**body)[0], server, limits)
+        assert caught.value.status == 400
+    with pytest.raises(ApiError, match="thinking_budget") as caught:
+        fields(thinking_budget=-1)
+    assert caught.value.param == "thinking_budget"
+
+
+def test_what_a_policy_cannot_honour_is_refused_by_name():
+    budget = PolicyConfig(kind="budget", thinking_budget=8)
+    early = PolicyConfig(kind="early_exit")
+    refuse_unsupported({"logprobs": True}, PolicyConfig())  # no policy: vLLM honours everything
+    refuse_unsupported({"stop": ["x"], "n": 2, "seed": 1, "response_format": {"type": "text"}}, budget)
+    for body, policy, field in [
+        ({"logprobs": True, "top_logprobs": 2}, budget, "logprobs"),
+        ({"response_format": {"type": "json_object"}}, budget, "response_format"),
+        ({"presence_penalty": 0.5}, early, "presence_penalty"),
+        ({"stop": ["\n\n"]}, early, "stop"),
+    ]:
+        with pytest.raises(ApiError, match=f"{field} is not supported with") as caught:
+            refuse_unsupported(body, policy)
+        assert caught.value.param == field and caught.value.status == 400
+
+
+def test_output_limits():
+    limits = LimitsConfig(default_max_tokens=100, max_tokens=500)
+    assert limit_max_tokens({}, limits)["max_tokens"] == 100
+    assert limit_max_tokens({"max_completion_tokens": 300}, limits) == {"max_completion_tokens": 300}
+    with pytest.raises(ApiError, match="max_tokens=995 is more than this server's limit 500") as caught:
+        limit_max_tokens({"max_tokens": 995}, limits)
+    assert caught.value.param == "max_tokens"

@@ -6,7 +6,7 @@ import typing
 import pytest
 from pydantic import ValidationError
 
-from conftest import PYTHON, REPO
+from locations import PYTHON, REPO
 from overthink.config import iter_fields, load_config
 from overthink.errors import ConfigError
 from overthink.problems import HUB, LOADERS, ProblemSetConfig

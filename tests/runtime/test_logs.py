@@ -13,7 +13,7 @@ import warnings
 import pytest
 from pydantic import Field
 
-from conftest import EXAMPLES
+from locations import EXAMPLES
 from overthink.cli import main
 from overthink.config import Settings
 from overthink.runtime import logs

@@ -11,8 +11,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import PYTHON
 from hub_cache import publish_to_hub_cache
+from locations import PYTHON
 from overthink.errors import ConfigError, InputError, OverthinkError
 from overthink.runtime.config import MlflowConfig
 from overthink.runtime.files import read_parquet

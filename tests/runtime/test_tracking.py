@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from conftest import EXAMPLES, PYTHON
+from locations import EXAMPLES, PYTHON
 from overthink.runtime.config import MlflowConfig
 from overthink.runtime.tracking import MODEL_DIR_TAG, stage_run, training_run_of
 from raycluster import free_port, mlflow_server

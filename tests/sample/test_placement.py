@@ -62,7 +62,7 @@ def test_a_cold_cluster_gets_as_many_engines_as_its_best_node_type_holds():
 def test_node_types_come_from_a_launcher_config_capped_by_its_max_workers():
     import yaml
 
-    from conftest import REPO
+    from locations import REPO
 
     types = launcher_node_types(yaml.safe_load((REPO / "ray_cluster.yaml").read_text()))
     assert all(t.max_nodes >= 1 for t in types) and not any(t.resources.get("CPU") == 0 for t in types)  # no head

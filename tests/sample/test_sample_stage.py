@@ -196,8 +196,12 @@ def test_a_dead_engine_and_a_killed_driver_lose_nothing(tmp_path, undisturbed, o
             engine.kill()
         before_restart = finished_rows(output)
         wait_for(lambda: finished_rows(output) > before_restart, "a restarted engine actor's first block", deadline)
+        survivors = vllm_processes(started)  # the new actor's engine
         os.killpg(driver.pid, signal.SIGKILL)  # the driver dies mid-run, as on a lost head node
         driver.wait(timeout=30)
+        # its engine processes die with their actor (they lived on for minutes, reparented to PID 1)
+        _, alive = psutil.wait_procs(survivors, timeout=15)
+        assert not [p for p in alive if p.status() != psutil.STATUS_ZOMBIE], alive
     finally:
         if driver.poll() is None:
             os.killpg(driver.pid, signal.SIGKILL)

@@ -3,7 +3,7 @@ a plan that cannot fit with the single changes that would, and the real-run conf
 
 import pytest
 
-from conftest import REPO
+from locations import REPO
 from overthink.config import load_config
 from overthink.errors import ConfigError
 from overthink.pipeline.config import PipelineConfig

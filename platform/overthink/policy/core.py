@@ -5,6 +5,13 @@
 generators in lock-step batches (`drive_batch`), the server drives one per request and streams
 the `output` calls. Working on token ids, not text, keeps counts exact across calls.
 
+A thinking budget counts the tokens before the end-of-thinking tag (after an opening tag, when the
+response opens with one): the thinking is generated in calls no longer than the budget left, and
+once it is spent `close_text` is inserted and the model answers. vLLM's own per-request budget is
+not used: it counts only after an explicit opening tag, and reasoning models may begin thinking
+without one (the organism does on some prompts, as models whose chat template opens the thinking
+do always when served another template): there it never started counting.
+
 Early exit follows Dynasor (Fu et al., 2025): every `probe_every` thinking tokens, ask the model
 greedily for its answer so far ("... </think> The answer is \\boxed{"); when the last `agree`
 probes agree, close the thinking and answer: by default the settling probe's own answer begins
@@ -50,7 +57,6 @@ class Call:
     step: int  # this call's index within its request (derives its seed)
     greedy: bool = False
     stop: str | None = None
-    thinking_budget: int | None = None  # vLLM's own per-request budget
 
 
 @dataclass(frozen=True)
@@ -88,7 +94,7 @@ def contains(tokens: Sequence[int], part: Sequence[int]) -> bool:
 
 def thinking_tokens(tokens: Sequence[int], think_start: Sequence[int], think_end: Sequence[int]) -> int:
     """Generated tokens of the thinking: after a start tag the response opens with, before the end
-    tag (all of them while it is still open). vLLM's thinking budget counts the same tokens."""
+    tag (all of them while it is still open): what a thinking budget counts."""
     first = len(think_start) if think_start and tuple(tokens[: len(think_start)]) == tuple(think_start) else 0
     width = len(think_end)
     for i in range(first, len(tokens) - width + 1):
@@ -116,11 +122,41 @@ def probe_answer(text: str, stop: str) -> str:
 
 def run_policy(policy: PolicyConfig, prompt: Sequence[int], max_tokens: int, markers: Markers) -> Request:
     prompt = tuple(prompt)
-    if policy.kind != "early_exit":
-        budget = policy.thinking_budget if policy.kind == "budget" else None
-        reply = yield Call(prompt, max_tokens, "output", 0, thinking_budget=budget)
+    if policy.kind == "none":
+        reply = yield Call(prompt, max_tokens, "output", 0)
         return Outcome(list(reply.token_ids), reply.finish_reason)
+    if policy.kind == "budget":
+        return (yield from run_budget(policy.thinking_budget or 0, prompt, max_tokens, markers))
+    return (yield from run_early_exit(policy, prompt, max_tokens, markers))
 
+
+def run_budget(budget: int, prompt: tuple[int, ...], max_tokens: int, markers: Markers) -> Request:
+    """At most `budget` thinking tokens, then `close_text` and the answer."""
+    out: list[int] = []
+    outcome = Outcome(out, "length")
+    step = 0
+    while not contains(out, markers.think_end):
+        room = min(budget - thinking_tokens(out, markers.think_start, markers.think_end), max_tokens - len(out))
+        if room <= 0:
+            if len(out) < max_tokens:  # the budget is spent, not the response's room
+                outcome.stopped_at = len(out)
+                out.extend(markers.close[: max_tokens - len(out)])
+            break
+        reply = yield Call(prompt + tuple(out), room, "output", step)
+        step += 1
+        out.extend(reply.token_ids)
+        if reply.finish_reason == "stop":
+            outcome.finish_reason = "stop"
+            return outcome
+    if len(out) >= max_tokens:
+        return outcome
+    reply = yield Call(prompt + tuple(out), max_tokens - len(out), "output", step)
+    out.extend(reply.token_ids)
+    outcome.finish_reason = reply.finish_reason
+    return outcome
+
+
+def run_early_exit(policy: PolicyConfig, prompt: tuple[int, ...], max_tokens: int, markers: Markers) -> Request:
     settings = policy.early_exit
     out: list[int] = []
     outcome = Outcome(out, "length")

@@ -2,48 +2,63 @@
 
 from __future__ import annotations
 
-from overthink.policy.config import PolicyConfig
 from overthink.policy.core import Call, Reply, call_seed
 
 
-def reasoning_config(policy: PolicyConfig):
-    """vLLM's thinking-budget settings: a budget that runs out forces `close_text`. The deepseek_r1
-    parser tells vLLM where thinking ends on its own for `</think>` models (R1, QwQ, the organism)."""
-    from vllm.config import ReasoningConfig
+def call_params(base, call: Call, seed: int | None, **changes):
+    """The SamplingParams of one policy call. Output calls keep the request's own sampling
+    settings (`base`: temperature, top_p, top_k, stop strings...) with this call's length, stop
+    string and seed; probes are greedy, short and return their tokens' log-probabilities (a probe's
+    confidence). Budgets are the policy's own, never vLLM's."""
+    import msgspec
+    from vllm import SamplingParams
+    from vllm.sampling_params import RequestOutputKind
 
-    parser = "deepseek_r1" if policy.think_end == "</think>" else ""
-    return ReasoningConfig(
-        reasoning_parser=parser, reasoning_start_str=policy.think_start, reasoning_end_str=policy.close_text
+    seed = None if seed is None else call_seed(seed, call.step)
+    if call.purpose == "probe":
+        return SamplingParams(
+            n=1,
+            temperature=0.0,
+            max_tokens=call.max_tokens,
+            seed=seed,
+            stop=[call.stop] if call.stop else None,
+            skip_special_tokens=True,
+            logprobs=0,  # the chosen tokens' own: a probe's confidence
+            output_kind=RequestOutputKind.FINAL_ONLY,
+        )
+    stop = [*base.stop, *([call.stop] if call.stop else [])]
+    return msgspec.structs.replace(
+        base,
+        n=1,
+        max_tokens=call.max_tokens,
+        seed=seed,
+        stop=stop,
+        # a paragraph end (the policy's own stop string) stays in the response
+        include_stop_str_in_output=bool(call.stop) or base.include_stop_str_in_output,
+        output_text_buffer_length=0,  # recomputed from the stop strings
+        thinking_token_budget=None,
+        extra_args=None,
+        **changes,
     )
 
 
-def sampling_params(call: Call, temperature: float, top_p: float, seed: int | None, **extra):
+def base_params(temperature: float, top_p: float, max_tokens: int):
+    """A plain request's sampling settings (the sample stage's; the server takes vLLM's own
+    conversion of the request)."""
     from vllm import SamplingParams
 
-    return SamplingParams(
-        n=1,
-        temperature=0.0 if call.greedy else temperature,
-        top_p=1.0 if call.greedy else top_p,
-        max_tokens=call.max_tokens,
-        seed=None if seed is None else call_seed(seed, call.step),
-        stop=[call.stop] if call.stop else None,
-        include_stop_str_in_output=call.purpose == "output",  # a paragraph end stays in the response
-        thinking_token_budget=call.thinking_budget,
-        skip_special_tokens=True,
-        logprobs=0 if call.purpose == "probe" else None,  # the chosen tokens' own: a probe's confidence
-        **extra,
-    )
+    return SamplingParams(n=1, temperature=temperature, top_p=top_p, max_tokens=max_tokens, skip_special_tokens=True)
 
 
 def tokens_prompt(call: Call) -> dict:
     return {"prompt_token_ids": list(call.prompt)}
 
 
-def reply_of(completion) -> Reply:
-    """A vLLM CompletionOutput as a Reply: `length`, `stop` (end of sequence) or `boundary` (the
-    call's stop string, which vLLM also reports as `stop`, with the string as stop_reason)."""
+def reply_of(completion, call: Call) -> Reply:
+    """A vLLM CompletionOutput as a Reply: `length`, `stop` (end of sequence, or a stop string of
+    the request's) or `boundary` (the call's own stop string, which vLLM also reports as `stop`)."""
     reason = completion.finish_reason or "stop"
-    if reason == "stop" and isinstance(completion.stop_reason, str):
+    if reason == "stop" and call.stop is not None and completion.stop_reason == call.stop:
         reason = "boundary"
     finish = "length" if reason == "length" else reason
     return Reply(tuple(completion.token_ids), completion.text, finish, confidence_of(completion))

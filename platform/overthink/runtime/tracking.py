@@ -377,7 +377,7 @@ def stage_run(
         if monitor is not None:
             stop_system_metrics(monitor)
         run.close(status)
-    if not parent_run_id:
+    if not parent_run_id and not run.lost:  # a lost store: its warning said what there is to say
         print(f"MLflow run {run.id} ({run_name}) in experiment '{config.experiment}' at {uri}")
         hint = ui_hint(config)
         if hint:

