@@ -69,8 +69,8 @@ def test_numbers_are_read_by_value():
     assert number_value("26,000") == 26000 and number_value("x + 1") is None and number_value("10^{1000}") is None
 
 
-def F(answer=None, work=False, opener=False):  # noqa: N802 (a row of the table below)
-    return Features(answer, work, opener)
+def F(answer=None, work=False, opener=False, drops=False):  # noqa: N802 (a row of the table below)
+    return Features(answer, work, opener, drops)
 
 
 def test_paragraphs_group_into_solutions():
@@ -80,10 +80,14 @@ def test_paragraphs_group_into_solutions():
         F(),  # a comment stays with it
         F(opener=True),  # "Wait, let me check" starts the next attempt
         F("18", work=True),  # which reaches the answer again: a solution
-        F(opener=True),
-        F(),  # a digression that computes nothing
+        F(work=True),  # work that goes on without turning back elaborates it
+        F("18", work=True),
+        F(opener=True),  # a check that computes nothing
         F(),
-        F("18"),  # then a bare restatement: it stays with the solution before
+        F("18"),  # and restates the answer: a solution, however short
+        F(opener=True, drops=True),  # another way, set aside ("more complicated")
+        F(),
+        F("18"),  # a restatement after it concludes the solution before
     ]
-    assert split_paragraphs(paragraphs) == [(2, "18"), (8, "18")]
+    assert split_paragraphs(paragraphs) == [(2, "18"), (6, "18"), (12, "18")]
     assert split_paragraphs([F(work=True), F(opener=True)]) == []  # no answer, no solution

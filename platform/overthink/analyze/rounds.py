@@ -63,6 +63,18 @@ class Features:
     answer: str | None  # the answer it arrives at, if any
     work: bool  # it computes: an operation, or a number that is neither given nor an answer
     opener: bool  # it turns back to the work (a question, a check, another way)
+    drops: bool = False  # it sets aside the way it considers ("more complicated", "overkill")
+
+
+# A way considered and set aside: harder, unneeded, not applicable, or a better one kept.
+_DROPS = re.compile(
+    r"\b(?:more|too|overly|unnecessarily|less)\s+(?:complicated|complex|involved|tedious|cumbersome|messy|"
+    r"time[- ]consuming|efficient|straightforward|work)\b|\boverkill\b|\bunnecessar(?:y|ily)\b|"
+    r"\bnot\s+(?:be\s+)?(?:simpler|easier|necessary|needed|helpful|accurate|applicable|straightforward|practical)\b|"
+    r"\bmost\s+(?:appropriate|efficient|straightforward)\b|\bprone to error|"
+    r"\b(?:doesn't|does not|don't|do not|won't|wouldn't)\s+(?:\w+\s+)?(?:apply|applies|help|work here)\b",
+    re.IGNORECASE,
+)
 
 
 def opens_again(sentence: str) -> bool:
@@ -117,7 +129,7 @@ class Reader:
         said = sentences(paragraph)
         opener = bool(said) and opens_again(said[0])
         answer = self.answer(paragraph, said, opener)
-        return Features(answer, self.works(paragraph), opener)
+        return Features(answer, self.works(paragraph), opener, bool(_DROPS.search(paragraph)))
 
     def answer(self, paragraph: str, said: list[str], opener: bool) -> str | None:
         turns_again = len(said) > 1 and opens_again(said[-1])  # "... is -5. But let me double-check."
@@ -166,25 +178,34 @@ class Reader:
 
 def split_paragraphs(features: list[Features]) -> list[tuple[int, str]]:
     """(index of the last paragraph, answer) of each solution. Solutions tile the paragraphs
-    from the first to the last; none when no paragraph states an answer."""
+    from the first to the last; none when no paragraph states an answer. After an answer, a
+    new attempt begins only where the text turns back (work that goes on without turning back
+    elaborates the same solution), and it is a solution when it reaches an answer again, unless
+    the way it last took was set aside unfinished: an answer restated after that concludes the
+    solution before."""
     ends: list[list] = []  # [last paragraph, answer] of each closed or current solution
     pending = None  # first paragraph of an attempt after the current solution's answer
+    dropped = False  # the attempt's latest way (since its latest turn) was set aside
     for index, paragraph in enumerate(features):
         if not ends:
             if paragraph.answer is not None:
                 ends.append([index, paragraph.answer])
             continue
-        if pending is None and paragraph.answer is not None and not paragraph.opener and not paragraph.work:
-            ends[-1][0] = index  # a restatement: the solution goes on to here
+        if paragraph.opener:
+            pending = index if pending is None else pending
+            dropped = False
+        if pending is None:
+            if paragraph.answer is not None:
+                ends[-1][0] = index  # a restatement or an elaboration: the solution goes on to here
             continue
-        if pending is None and (paragraph.opener or paragraph.work):
-            pending = index
-        if pending is not None and paragraph.answer is not None:
-            reached = paragraph.work or index - pending <= 1 or features[index - 1].work
-            if reached:
+        if paragraph.answer is not None:
+            if dropped:
+                ends[-1][0] = index  # restated after a way set aside: a conclusion
+            else:
                 ends[-1][0] = pending - 1
                 ends.append([index, paragraph.answer])
-                pending = None
+            pending, dropped = None, False
+        dropped = dropped or paragraph.drops
     if ends:
         ends[-1][0] = len(features) - 1
     return [(end, answer) for end, answer in ends]
