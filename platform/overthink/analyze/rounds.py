@@ -77,6 +77,19 @@ _DROPS = re.compile(
 )
 
 
+# A sentence that reports an earlier result ("in my earlier calculation, I said that...", "I got
+# 26,000", "according to the direct calculation, it's 32,769") recalls it; it reaches nothing.
+_RECALLS = re.compile(
+    r"\b(?:earlier|previous(?:ly)?|as before|according to|(?:I|we) (?:said|had|got|found|obtained|wrote|thought))\b",
+    re.IGNORECASE,
+)
+_COMPUTES = re.compile(r"=|\\times|\\cdot|\\div|[×÷]|\b(?:times|plus|minus|divided by)\b|\d\s*[-+*]\s*\(?\d")
+
+
+def recalls(sentence: str) -> bool:
+    return bool(_RECALLS.search(sentence)) and not _COMPUTES.search(sentence)
+
+
 def opens_again(sentence: str) -> bool:
     return bool(_OPENER.match(sentence)) or sentence.rstrip().endswith("?")
 
@@ -140,6 +153,8 @@ class Reader:
                 continue  # named in the announcement ("a way to see that CD = -5"), not arrived at
             if statement.strong:
                 return statement.value
+            if recalls(said[statement.sentence]):
+                continue  # an earlier result reported, not arrived at again
             if self.accepts(statement, paragraph):
                 return statement.value
         return None if opener and len(said) == 1 else self.is_answer.named_in(paragraph)
