@@ -17,7 +17,7 @@ from overthink.analyze.extract import _NUMBER_WORDS, answer_phrase, extract_answ
 from overthink.analyze.grade import normalize, prepare_gold
 from overthink.analyze.question import read_question
 from overthink.analyze.rounds import Reader, split_paragraphs
-from overthink.analyze.statements import number_value, settled
+from overthink.analyze.statements import number_value, sentence_results, sentences, settled
 from overthink.registry import Registry
 
 if TYPE_CHECKING:
@@ -173,6 +173,30 @@ def stated_answers(paragraph_texts: list[str]) -> list[str]:
     return found
 
 
+# The text sets one result against another: "that's different from", "which one is right?"
+_CONTESTS = re.compile(
+    r"\b(?:which (?:one |of them )?is (?:correct|right)|discrepanc\w*|contradict\w*|different from|"
+    r"(?:doesn't|does not|don't|do not) (?:match|agree)|inconsisten\w*|conflict\w*|disagree\w*)\b",
+    re.IGNORECASE,
+)
+
+
+_IT_IS = re.compile(r"\b(?:it|that|this)['’]s\s+(-?\d[\d,]*(?:\.\d+)?)(?![\d.]*\s*[-+*/×^])")
+
+
+def contested_results(paragraph_texts: list[str], given: frozenset[str]) -> list[str]:
+    """Results a paragraph sets against another ("according to the direct calculation, it's
+    32,769. So, which one is right?"): the response stands by each for a while, right or wrong,
+    so arriving at one ends a solution (a wrong answer stated explicitly is still an answer)."""
+    found = []
+    for paragraph in paragraph_texts:
+        if _CONTESTS.search(paragraph):
+            values = [s.value for sentence in sentences(paragraph) for s in sentence_results(sentence)]
+            values += [m.group(1) for m in _IT_IS.finditer(paragraph)]
+            found.extend(v for v in values if _number_key(v) and settled(v) and v.replace(",", "") not in given)
+    return found
+
+
 def given_numbers(problem: str) -> frozenset[str]:
     """Numbers the problem states, in digits or words: a paragraph that repeats them computes nothing."""
     words = re.findall(r"[a-z]+", problem.lower())
@@ -194,8 +218,10 @@ def split_rules(
     paragraph to its last; none when the thinking never states an answer."""
     spans = paragraphs(text, start, end)
     texts = [text[a:b] for a, b in spans]
-    answers = Answers(stated_answers(texts), final_statement(text, start, end), gold, grader)
-    reader = Reader(answers, read_question(problem), given_numbers(problem))
+    given = given_numbers(problem)
+    stated = stated_answers(texts) + contested_results(texts, given)
+    answers = Answers(stated, final_statement(text, start, end), gold, grader)
+    reader = Reader(answers, read_question(problem), given)
     solutions, first = [], 0
     features = []
     for paragraph in texts:
