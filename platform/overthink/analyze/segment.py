@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from overthink.analyze.answer_shape import split_top_level, strip_prose
 from overthink.analyze.budget import NO_DEADLINE, Deadline
-from overthink.analyze.extract import _NUMBER_WORDS, answer_phrase, extract_answer, last_boxed
+from overthink.analyze.extract import _NUMBER_WORDS, answer_phrase, extract_answer, last_boxed, looks_cut_off
 from overthink.analyze.grade import normalize, prepare_gold
 from overthink.analyze.question import read_question
 from overthink.analyze.rounds import Reader, split_paragraphs
@@ -69,12 +69,15 @@ def locate_presplit(text: str, pieces: list[str], start: int) -> list[Solution] 
 
 
 def final_statement(text: str, start: int, end: int) -> str | None:
-    """The response's own final answer: stated after its thinking, else the plain number the
-    thinking's last paragraphs conclude with (a cut-off thinking's last formula is not one)."""
+    """The response's own final answer: stated after its thinking, else what the thinking's last
+    paragraphs conclude with: a settled number, or any value when the thinking ends on a finished
+    sentence (a cut-off thinking's last formula is not one)."""
     if end < len(text):
         return extract_answer(text[end:], False)
     concluded = extract_answer(text[start:end], False, False)
-    return concluded if concluded and number_value(concluded) is not None and settled(concluded) else None
+    if not concluded or not settled(concluded):
+        return None
+    return concluded if number_value(concluded) is not None or not looks_cut_off(text[start:end]) else None
 
 
 @lru_cache(maxsize=65536)
@@ -181,7 +184,9 @@ _CONTESTS = re.compile(
 )
 
 
-_IT_IS = re.compile(r"\b(?:it|that|this)['’]s\s+(-?\d[\d,]*(?:\.\d+)?)(?![\d.]*\s*[-+*/×^])")
+_NAMED_RESULT = re.compile(
+    r"\b(?:(?:it|that|this)['’]s|(?:answer|result) of)\s+(-?\d[\d,]*(?:\.\d+)?)(?![\d.]*\s*[-+*/×^])"
+)
 
 
 def contested_results(paragraph_texts: list[str], given: frozenset[str]) -> list[str]:
@@ -192,7 +197,7 @@ def contested_results(paragraph_texts: list[str], given: frozenset[str]) -> list
     for paragraph in paragraph_texts:
         if _CONTESTS.search(paragraph):
             values = [s.value for sentence in sentences(paragraph) for s in sentence_results(sentence)]
-            values += [m.group(1) for m in _IT_IS.finditer(paragraph)]
+            values += [m.group(1) for m in _NAMED_RESULT.finditer(paragraph)]
             found.extend(v for v in values if _number_key(v) and settled(v) and v.replace(",", "") not in given)
     return found
 
