@@ -246,12 +246,12 @@ def settled(value: str) -> bool:
     """A value arrived at, not a computation still to do: no operation between numbers left
     (`35 \\times \\frac{1}{625}`, `2500 - 2550`), a fraction in lowest terms (`2240/78125` is a
     step) and a root with no square left under it (`\\sqrt{117}` is a step to `3\\sqrt{13}`)."""
-    if _UNSETTLED.search(value):
-        return False
     fraction = _FRACTION.match(value.replace(" ", ""))
-    if fraction:
+    if fraction:  # `14/3` is a value, not a division left to do
         top, bottom = (int(g) for g in fraction.groups() if g is not None)
         return bottom > 1 and math.gcd(top, bottom) == 1
+    if _UNSETTLED.search(value):
+        return False
     return not any(_has_square_factor(int(root)) for root in _ROOT.findall(value))
 
 
