@@ -29,11 +29,12 @@ class Statement:
     sentence: int = 0
 
 
-# Verbs that arrive at a value: "is 5", "equals 5", "gives 5", "comes to 5", "leaves 5".
+# Verbs that arrive at a value: "is 5", "equals 5", "gives 5", "comes to 5", "leaves 5", "x \\in (5, \\infty)".
 _ARRIVES = re.compile(
-    r"(?<![<>!=\\])=(?!=)|\b(?:is|are|was|were|equals?|equaled|gives?|gave|get|gets|got|becomes?|be|"
+    r"(?<![<>!=\\])=(?!=)|\\in(?![A-Za-z])|\b(?:is|are|was|were|equals?|equaled|gives?|gave|get|gets|got|becomes?|be|"
     r"(?:comes?|amounts?|simplifies|simplify|reduces?|works? out|adds? up|sums?|equal) to|leaves?|yields?|"
-    r"totals?|makes?|means|lands? on|(?:a )?total of|ends? up (?:with|at)|arrive[sd]? at|obtain(?:ed|s)?)\b",
+    r"totals?|makes?|means|lands? on|(?:a )?total of|ends? up (?:with|at)|arrive[sd]? at|obtain(?:ed|s)?|"
+    r"(?:written|expressed) as)\b",
     re.IGNORECASE,
 )
 _FILLER = re.compile(
@@ -117,7 +118,7 @@ def _subject(before: str) -> str | None:
 
 
 _CLAUSE = re.compile(
-    r",\s+(?=[A-Za-z]{2})|;\s|\s(?=(?:and|so|which|but|then|thus|hence|therefore|because|since|where|while|when|if)\s)",
+    r",\s+(?=[A-Za-z]{2}|[A-Za-z]\s*=)|;\s|\s(?=(?:and|so|which|but|then|thus|hence|therefore|because|since|where|while|when|if)\s)",
     re.IGNORECASE,
 )
 # A clause that supposes or sets up ("If the price was $36", "Given P = 115", "Let x = 2",
