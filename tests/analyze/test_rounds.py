@@ -44,6 +44,14 @@ def test_what_a_sentence_arrives_at(text, values):
     assert found == values
 
 
+def test_a_worded_answer_among_listed_candidates_is_not_chosen():
+    names = frozenset({"Evelyn"})
+    listed = "There are dots, each labeled with a name: Evelyn, Briana, Carla, Debra and Angela."
+    assert [s.value for s in paragraph_statements(sentences(listed), names)] == []
+    chosen = "Clearly, Evelyn has the highest average speed."
+    assert [s.value for s in paragraph_statements(sentences(chosen), names)] == ["Evelyn"]
+
+
 def test_boxes_and_answer_phrases_are_strong():
     found = paragraph_statements(sentences("So the answer is 42. \\boxed{42}"))
     assert [(s.value, s.strong) for s in found if s.strong] == [("42", True)] * 2

@@ -135,6 +135,11 @@ _CONCLUDES = re.compile(
 )
 
 
+# Three or more short items in a row ("Evelyn, Briana, Carla", "even, odd, or neither"): the
+# candidates listed, none of them chosen.
+_ENUMERATION = re.compile(r"(?:\b[\w'-]+(?: [\w'-]+)?,\s+){2,}(?:(?:and|or)\s+)?[\w'-]+")
+
+
 def sentence_results(sentence: str, index: int = 0, names: frozenset[str] = frozenset()) -> list[Statement]:
     """The values a sentence arrives at, in order: after each verb of arriving, and after the
     last equals sign of each clause ("345 / 3 = 115": 115, not 345 / 3); several values given
@@ -159,7 +164,8 @@ def sentence_results(sentence: str, index: int = 0, names: frozenset[str] = froz
             by_subject.setdefault(statement.subject, []).append(statement.value)
     found += [Statement(", ".join(v), subject=k, sentence=index) for k, v in by_subject.items() if len(v) > 1]
     if names and _CONCLUDES.search(sentence):
-        words = {w.lower() for w in _WORD.findall(sentence)}
+        listed = {w.lower() for run in _ENUMERATION.finditer(sentence) for w in _WORD.findall(run.group(0))}
+        words = {w.lower() for w in _WORD.findall(sentence)} - listed
         found += [Statement(name, sentence=index) for name in sorted(names) if name.lower() in words]
     named = {m.group(1).upper() for m in _OPTION_NAMED.finditer(sentence)} - {s.value for s in found}
     found += [Statement(letter, sentence=index) for letter in sorted(named)]
