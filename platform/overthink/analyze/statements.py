@@ -144,8 +144,11 @@ def sentence_results(sentence: str, index: int = 0, names: frozenset[str] = froz
     """The values a sentence arrives at, in order: after each verb of arriving, and after the
     last equals sign of each clause ("345 / 3 = 115": 115, not 345 / 3); several values given
     to one unknown ("x = 1 and x = -2") also as their list; a worded answer in `names` that a
-    concluding sentence names ("Clearly, Evelyn has the highest average speed")."""
+    concluding sentence names ("Clearly, Evelyn has the highest average speed"). A sentence
+    that asks or announces a trial ("What about x = 4?", "First, x = 2:") arrives at nothing."""
     found = []
+    if sentence.rstrip().endswith(("?", ":")):
+        return found
     for clause in _CLAUSE.split(sentence):
         if _SUPPOSES.match(clause):
             continue
