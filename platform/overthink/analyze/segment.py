@@ -68,12 +68,17 @@ def locate_presplit(text: str, pieces: list[str], start: int) -> list[Solution] 
     return solutions
 
 
-def final_statement(text: str, start: int, end: int) -> str | None:
+def final_statement(text: str, start: int, end: int, cut_off_too: bool = True) -> str | None:
     """The response's own final answer: stated after its thinking, else what the thinking's last
     paragraphs conclude with: a settled number, or any value when the thinking ends on a finished
-    sentence (a cut-off thinking's last formula is not one)."""
+    sentence (a cut-off thinking's last formula is not one). A thinking that opened and never
+    closed, or stops mid-sentence, was cut off: its last value is what it happened to be
+    computing, read only when `cut_off_too` (when nothing better, such as a gold, is known)."""
     if end < len(text):
         return extract_answer(text[end:], False)
+    cut_off = start > 0 or looks_cut_off(text[start:end])
+    if cut_off and not cut_off_too:
+        return None
     concluded = extract_answer(text[start:end], False, False)
     if not concluded or not settled(concluded):
         return None
@@ -225,7 +230,7 @@ def split_rules(
     texts = [text[a:b] for a, b in spans]
     given = given_numbers(problem)
     stated = stated_answers(texts) + contested_results(texts, given)
-    answers = Answers(stated, final_statement(text, start, end), gold, grader)
+    answers = Answers(stated, final_statement(text, start, end, cut_off_too=not gold), gold, grader)
     reader = Reader(answers, read_question(problem), given)
     solutions, first = [], 0
     features = []
