@@ -66,6 +66,7 @@ def test_boxes_and_answer_phrases_are_strong():
         ("\\frac{448}{15625}", True),
         ("2240/78125", False),  # not in lowest terms
         ("14/3", True),  # a fraction is a value, not a division left to do
+        ("\\frac{1}{2} \\times 60", False),
         ("35 \\times \\frac{1}{625}", False),  # a product still to do
         ("2500 - 2550", False),
         ("-5", True),

@@ -183,8 +183,9 @@ def stated_answers(paragraph_texts: list[str]) -> list[str]:
 
 # The text sets one result against another: "that's different from", "which one is right?"
 _CONTESTS = re.compile(
-    r"\b(?:which (?:one |of them )?is (?:correct|right)|discrepanc\w*|contradict\w*|different from|"
-    r"(?:doesn't|does not|don't|do not) (?:match|agree)|inconsisten\w*|conflict\w*|disagree\w*)\b",
+    r"\b(?:which (?:one|of (?:them|these|the two)) is (?:correct|right)|which is (?:correct|right)(?=\?)|"
+    r"discrepanc\w*|contradict\w*|different from|(?:doesn't|does not|don't|do not) (?:match|agree)|"
+    r"inconsisten\w*|conflict\w*|disagree\w*)\b",
     re.IGNORECASE,
 )
 

@@ -247,7 +247,7 @@ def _evaluate(node) -> float:
 
 
 # An operation between two numbers left to do: `35 \\times 64`, `2500 - 2550`, `14.40 / 0.40`, `2^{10}`.
-_UNSETTLED = re.compile(r"\d\s*\)?\s*(?:[×÷*·^+\-/]|\\times|\\cdot|\\div)\s*(?:\\[dt]?frac\s*\{|\{|\()?\s*-?\d")
+_UNSETTLED = re.compile(r"[\d}]\s*\)?\s*(?:[×÷*·^+\-/]|\\times|\\cdot|\\div)\s*(?:\\[dt]?frac\s*\{|\{|\()?\s*-?\d")
 _FRACTION = re.compile(r"^-?(?:\\[dt]?frac\{(\d+)\}\{(\d+)\}|(\d+)\s*/\s*(\d+))$")
 _ROOT = re.compile(r"(?:\\sqrt\s*\{|sqrt\s*\(|√\s*\(?)\s*(\d+)\s*[})]?")
 
