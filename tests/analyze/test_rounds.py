@@ -101,6 +101,8 @@ def test_paragraphs_group_into_solutions():
         F(opener=True, drops=True),  # another way, set aside ("more complicated")
         F(),
         F("18"),  # a restatement after it concludes the solution before
+        F(opener=True),  # "Just to be thorough, could ...? No: the problem says ..."
+        F("18"),  # a doubt settled in words, then restated: nothing of its own
     ]
-    assert split_paragraphs(paragraphs) == [(2, "18"), (6, "18"), (12, "18")]
+    assert split_paragraphs(paragraphs) == [(2, "18"), (6, "18"), (14, "18")]
     assert split_paragraphs([F(work=True), F(opener=True)]) == []  # no answer, no solution

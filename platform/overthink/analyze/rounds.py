@@ -196,8 +196,9 @@ def split_paragraphs(features: list[Features]) -> list[tuple[int, str]]:
     from the first to the last; none when no paragraph states an answer. After an answer, a
     new attempt begins only where the text turns back (work that goes on without turning back
     elaborates the same solution), and it is a solution when it reaches an answer again, unless
-    the way it last took was set aside unfinished: an answer restated after that concludes the
-    solution before."""
+    it did nothing of its own: the way it last took was set aside unfinished, or it is one
+    paragraph that raises a doubt and settles it in words, answered by a bare restatement. An
+    answer restated after such an attempt concludes the solution before (official rule 4)."""
     ends: list[list] = []  # [last paragraph, answer] of each closed or current solution
     pending = None  # first paragraph of an attempt after the current solution's answer
     dropped = False  # the attempt's latest way (since its latest turn) was set aside
@@ -214,7 +215,10 @@ def split_paragraphs(features: list[Features]) -> list[tuple[int, str]]:
                 ends[-1][0] = index  # a restatement or an elaboration: the solution goes on to here
             continue
         if paragraph.answer is not None:
-            if dropped:
+            idle = (
+                index - pending == 1 and not features[pending].work and not paragraph.work
+            )  # a doubt settled in words
+            if dropped or idle:
                 ends[-1][0] = index  # restated after a way set aside: a conclusion
             else:
                 ends[-1][0] = pending - 1
