@@ -215,11 +215,10 @@ def split_paragraphs(features: list[Features]) -> list[tuple[int, str]]:
                 ends[-1][0] = index  # a restatement or an elaboration: the solution goes on to here
             continue
         if paragraph.answer is not None:
-            idle = (
-                index - pending == 1 and not features[pending].work and not paragraph.work
-            )  # a doubt settled in words
+            # one paragraph that raises a doubt and settles it in words, then a bare restatement
+            idle = index - pending == 1 and not features[pending].work and not paragraph.work
             if dropped or idle:
-                ends[-1][0] = index  # restated after a way set aside: a conclusion
+                ends[-1][0] = index  # an attempt with no work of its own: the restatement concludes
             else:
                 ends[-1][0] = pending - 1
                 ends.append([index, paragraph.answer])
