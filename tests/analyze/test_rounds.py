@@ -36,6 +36,8 @@ def test_what_the_question_asks(question, target, selectors):
         ("Given P = 115, then Ch = 2P = 230", [("230", None)]),  # the supposition states nothing
         ("Therefore, the correct choice is option C.", [("C", None)]),
         ("What about \\(x = 4\\):", []),  # a trial announced, not a result
+        ("There are 50 such pairs, so -50 in total.", [("-50", None), ("50", None)]),  # "so" arrives
+        ("Thus 12 divided by 4 gives 3.", [("3", None)]),  # its verb arrives, not the "thus"
         ("So the roots are x = 5, x = 7, and x = 3.", [("5, 7, 3", "x"), ("3", "x"), ("7", "x"), ("5", "x")]),
         ("In interval notation, that's written as \\((5, \\infty)\\).", [("(5, \\infty)", None)]),
     ],

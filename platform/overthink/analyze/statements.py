@@ -29,11 +29,12 @@ class Statement:
     sentence: int = 0
 
 
-# Verbs that arrive at a value: "is 5", "equals 5", "gives 5", "comes to 5", "leaves 5", "x \\in (5, \\infty)".
+# Verbs that arrive at a value: "is 5", "equals 5", "gives 5", "comes to 5", "leaves 5", "x \\in (5, \\infty)", and a
+# clause that opens with "so" / "thus" on a bare value ("so -50 in total").
 _ARRIVES = re.compile(
-    r"(?<![<>!=\\])=(?!=)|\\in(?![A-Za-z])|\b(?:is|are|was|were|equals?|equaled|gives?|gave|get|gets|got|becomes?|be|"
+    r"(?<![<>!=\\])=(?!=)|\\in(?![A-Za-z])|^\W*(?:so|thus|hence|therefore)\b,?|\b(?:is|are|was|were|equals?|equaled|gives?|gave|get|gets|got|becomes?|be|"
     r"(?:comes?|amounts?|simplifies|simplify|reduces?|works? out|adds? up|sums?|equal) to|leaves?|yields?|"
-    r"totals?|makes?|means|lands? on|(?:a )?total of|ends? up (?:with|at)|arrive[sd]? at|obtain(?:ed|s)?|"
+    r"(?<!in )totals?|makes?|means|lands? on|(?:a )?total of|ends? up (?:with|at)|arrive[sd]? at|obtain(?:ed|s)?|"
     r"(?:written|expressed) as)\b",
     re.IGNORECASE,
 )
@@ -157,6 +158,8 @@ def sentence_results(sentence: str, index: int = 0, names: frozenset[str] = froz
         for arrival in arrivals:
             if arrival.group(0) == "=" and arrival is not equals[-1]:
                 continue  # a step of the chain
+            if arrival.start() == 0 and len(arrivals) > 1:
+                continue  # "so 12 divided by 4 gives 3": the connective opens a computation, its verb arrives
             value = _value_after(clause[arrival.end() :])
             if value:
                 subject = _subject(clause[: equals[0].start()]) if arrival.group(0) == "=" else None
