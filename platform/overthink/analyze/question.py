@@ -50,11 +50,12 @@ _SIGN_SELECTS = {
 class Ask:
     """`target`: the asked expression, normalized (None when the question asks in words);
     `unknowns`: single-letter symbols the question names; `selectors`: the kinds of choice the
-    answer must state ("largest", "smallest", "positive", "negative")."""
+    answer must state ("largest", "smallest", "positive", "negative"); `words`: its words."""
 
     target: str | None = None
     unknowns: frozenset[str] = frozenset()
     selectors: frozenset[str] = frozenset()
+    words: frozenset[str] = frozenset()  # every word of the question, lower case
 
 
 def math_key(text: str) -> str:
@@ -80,7 +81,8 @@ def read_question(question: str) -> Ask:
     plain = _NOT_SELECTING.sub(" ", sentence)
     selectors = {name for name in ("largest", "smallest") if _SELECTORS[name].search(plain)}
     selectors |= {sign for sign, pattern in _SIGN_SELECTS.items() if pattern.search(plain)}
-    return Ask(target, unknowns, frozenset(selectors))
+    words = frozenset(w.lower() for w in re.findall(r"[A-Za-z]+", text))
+    return Ask(target, unknowns, frozenset(selectors), words)
 
 
 def asking_sentence(text: str) -> str:

@@ -77,6 +77,13 @@ _DROPS = re.compile(
 )
 
 
+# Parts of a computation: a value said of one ("the integer part is 1", "the remainder is 4", "the
+# discriminant is 36") is a step, unless the question asks for that part.
+_COMPONENTS = frozenset(
+    "part remainder quotient numerator denominator exponent coefficient discriminant lcm gcd gcf "
+    "multiple factor divisor term".split()
+)
+
 # A sentence that reports an earlier result ("in my earlier calculation, I said that...", "I got
 # 26,000", "according to the direct calculation, it's 32,769") recalls it; it reaches nothing.
 _RECALLS = re.compile(
@@ -167,6 +174,8 @@ class Reader:
             return False  # the answer written another way ("448/15625 = 0.028672"): a restatement
         if re.fullmatch(r"[A-Za-z]", subject) and subject in self.ask.unknowns and not self._asks_for(subject):
             return False  # the value of another unknown of the problem: a step
+        if self.ask.words and any(w in _COMPONENTS and w not in self.ask.words for w in statement.named):
+            return False  # a part of the computation the question does not ask for ("the integer part is 1")
         return not self.ask.selectors or carries_selectors(self.ask, paragraph)  # else one candidate of several
 
     def _asks_for(self, symbol: str) -> bool:

@@ -21,12 +21,13 @@ from overthink.analyze.extract import _NUMBER_WORDS, answer_phrase, clean_value,
 class Statement:
     """A value a sentence arrives at. `strong`: boxed or after "the answer is" (an answer
     whatever its value); `subject`: the left side of its chain of equals signs, if any;
-    `sentence`: the index of its sentence in the paragraph."""
+    `sentence`: the index of its sentence in the paragraph; `named`: what a verb says it of."""
 
     value: str
     strong: bool = False
     subject: str | None = None
     sentence: int = 0
+    named: tuple[str, ...] = ()  # the words before "is" ("the integer part is 1": the, integer, part)
 
 
 # Verbs that arrive at a value: "is 5", "equals 5", "gives 5", "comes to 5", "leaves 5", "x \\in (5, \\infty)", and a
@@ -163,7 +164,9 @@ def sentence_results(sentence: str, index: int = 0, names: frozenset[str] = froz
             value = _value_after(clause[arrival.end() :])
             if value:
                 subject = _subject(clause[: equals[0].start()]) if arrival.group(0) == "=" else None
-                found.append(Statement(value, subject=subject, sentence=index))
+                copula = arrival.group(0).lower() in ("is", "are", "was", "were", "equals", "equal", "be")
+                named = tuple(w.lower() for w in _WORD.findall(clause[: arrival.start()])[-3:]) if copula else ()
+                found.append(Statement(value, subject=subject, sentence=index, named=named))
     by_subject: dict[str, list[str]] = {}
     for statement in found:
         if statement.subject and re.fullmatch(r"[A-Za-z]", statement.subject):
