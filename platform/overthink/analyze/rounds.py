@@ -77,13 +77,6 @@ _DROPS = re.compile(
 )
 
 
-# Parts of a computation: a value said of one ("the integer part is 1", "the remainder is 4", "the
-# discriminant is 36") is a step, unless the question asks for that part.
-_COMPONENTS = frozenset(
-    "part remainder quotient numerator denominator exponent coefficient discriminant lcm gcd gcf "
-    "multiple factor divisor term".split()
-)
-
 # A sentence that reports an earlier result ("in my earlier calculation, I said that...", "I got
 # 26,000", "according to the direct calculation, it's 32,769") recalls it; it reaches nothing.
 _RECALLS = re.compile(
@@ -172,15 +165,9 @@ class Reader:
         subject = (statement.subject or "").replace(" ", "")
         if subject and self.is_answer.written(subject):
             return False  # the answer written another way ("448/15625 = 0.028672"): a restatement
-        if re.fullmatch(r"[A-Za-z]", subject) and subject in self.ask.unknowns and not self._asks_for(subject):
-            return False  # the value of another unknown of the problem: a step
-        if self.ask.words and any(w in _COMPONENTS and w not in self.ask.words for w in statement.named):
-            return False  # a part of the computation the question does not ask for ("the integer part is 1")
+        if not self.ask.asks_about(subject, statement.named):
+            return False  # another unknown's value, or a part the question does not ask for: a step
         return not self.ask.selectors or carries_selectors(self.ask, paragraph)  # else one candidate of several
-
-    def _asks_for(self, symbol: str) -> bool:
-        target = self.ask.target
-        return target is None or target == symbol or "=" in target
 
     def works(self, text: str) -> bool:
         """An operation on something other than the answer, or a number neither given nor an answer."""

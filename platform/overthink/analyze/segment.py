@@ -15,7 +15,7 @@ from overthink.analyze.answer_shape import split_top_level, strip_prose
 from overthink.analyze.budget import NO_DEADLINE, Deadline
 from overthink.analyze.extract import _NUMBER_WORDS, answer_phrase, extract_answer, last_boxed, looks_cut_off
 from overthink.analyze.grade import normalize, prepare_gold
-from overthink.analyze.question import read_question
+from overthink.analyze.question import Ask, read_question
 from overthink.analyze.rounds import Reader, split_paragraphs
 from overthink.analyze.statements import number_value, sentence_results, sentences, settled
 from overthink.registry import Registry
@@ -195,14 +195,16 @@ _NAMED_RESULT = re.compile(
 )
 
 
-def contested_results(paragraph_texts: list[str], given: frozenset[str]) -> list[str]:
+def contested_results(paragraph_texts: list[str], given: frozenset[str], ask: Ask) -> list[str]:
     """Results a paragraph sets against another ("according to the direct calculation, it's
     32,769. So, which one is right?"): the response stands by each for a while, right or wrong,
-    so arriving at one ends a solution (a wrong answer stated explicitly is still an answer)."""
+    so arriving at one ends a solution (a wrong answer stated explicitly is still an answer).
+    Values of what the question does not ask for (another unknown, a part) are steps."""
     found = []
     for paragraph in paragraph_texts:
         if _CONTESTS.search(paragraph):
-            values = [s.value for sentence in sentences(paragraph) for s in sentence_results(sentence)]
+            statements = [s for sentence in sentences(paragraph) for s in sentence_results(sentence)]
+            values = [s.value for s in statements if ask.asks_about(s.subject, s.named)]
             values += [m.group(1) for m in _NAMED_RESULT.finditer(paragraph)]
             found.extend(v for v in values if _number_key(v) and settled(v) and v.replace(",", "") not in given)
     return found
@@ -229,10 +231,10 @@ def split_rules(
     paragraph to its last; none when the thinking never states an answer."""
     spans = paragraphs(text, start, end)
     texts = [text[a:b] for a, b in spans]
-    given = given_numbers(problem)
-    stated = stated_answers(texts) + contested_results(texts, given)
+    given, ask = given_numbers(problem), read_question(problem)
+    stated = stated_answers(texts) + contested_results(texts, given, ask)
     answers = Answers(stated, final_statement(text, start, end, cut_off_too=not gold), gold, grader)
-    reader = Reader(answers, read_question(problem), given)
+    reader = Reader(answers, ask, given)
     solutions, first = [], 0
     features = []
     for paragraph in texts:
