@@ -5,7 +5,7 @@ import pytest
 
 from overthink.analyze.question import read_question
 from overthink.analyze.rounds import Features, split_paragraphs
-from overthink.analyze.statements import number_value, paragraph_statements, sentences, settled
+from overthink.analyze.statements import combined, number_value, paragraph_statements, sentences, settled
 
 
 @pytest.mark.parametrize(
@@ -69,6 +69,10 @@ def test_boxes_and_answer_phrases_are_strong():
         ("2240/78125", False),  # not in lowest terms
         ("14/3", True),  # a fraction is a value, not a division left to do
         ("\\frac{1}{2} \\times 60", False),
+        ("\\frac{40}{0.02}", False),  # a division still to do
+        ("\\frac{3}{3\\sqrt{3}}", False),  # a common factor left
+        ("\\sqrt{\\frac{4225}{28561}}", False),  # the root of a square
+        ("\\frac{2\\sqrt{65}}{3}", True),
         ("35 \\times \\frac{1}{625}", False),  # a product still to do
         ("2500 - 2550", False),
         ("-5", True),
@@ -77,6 +81,14 @@ def test_boxes_and_answer_phrases_are_strong():
 )
 def test_settled_values(value, is_settled):
     assert settled(value) is is_settled
+
+
+@pytest.mark.parametrize(
+    "formula, is_combined",
+    [("19x - 4x + 1 - 81", False), ("x^3 + (3x^2 - 3x^2) + 3x - 6", False), ("15x - 80", True), ("x^2 + x^3", True)],
+)
+def test_like_terms_left_to_combine(formula, is_combined):
+    assert combined(formula) is is_combined
 
 
 def test_numbers_are_read_by_value():

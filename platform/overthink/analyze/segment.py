@@ -17,7 +17,7 @@ from overthink.analyze.extract import _NUMBER_WORDS, answer_phrase, extract_answ
 from overthink.analyze.grade import normalize, prepare_gold
 from overthink.analyze.question import Ask, read_question
 from overthink.analyze.rounds import Reader, split_paragraphs
-from overthink.analyze.statements import number_value, sentence_results, sentences, settled
+from overthink.analyze.statements import combined, number_value, sentence_results, sentences, settled
 from overthink.registry import Registry
 
 if TYPE_CHECKING:
@@ -170,7 +170,7 @@ class Answers:
             return False
         if self.grader is None or _letters(value) != self.gold_letters or len(value) > 2 * len(self.gold) + 8:
             return False
-        return self.grader(self.gold, value)
+        return combined(value) and self.grader(self.gold, value)  # `19x - 4x + 1 - 81` is a step to the gold
 
 
 def stated_answers(paragraph_texts: list[str]) -> list[str]:

@@ -253,22 +253,59 @@ def _evaluate(node) -> float:
 
 
 # An operation between two numbers left to do: `35 \\times 64`, `2500 - 2550`, `14.40 / 0.40`, `2^{10}`.
-_UNSETTLED = re.compile(r"[\d}]\s*\)?\s*(?:[×÷*·^+\-/]|\\times|\\cdot|\\div)\s*(?:\\[dt]?frac\s*\{|\{|\()?\s*-?\d")
+_UNSETTLED = re.compile(
+    r"[\d})]\s*(?:[×÷*·^+\-/]|\\times|\\cdot|\\div)\s*(?:\\[dt]?frac\s*\{|\\sqrt\s*\{|[{(]|\s)*-?\d"
+)
 _FRACTION = re.compile(r"^-?(?:\\[dt]?frac\{(\d+)\}\{(\d+)\}|(\d+)\s*/\s*(\d+))$")
+# a fraction whose parts open with whole numbers: `\\frac{3}{3\\sqrt{3}}`, `\\frac{40}{0.02}`
+_FRACTION_PARTS = re.compile(
+    r"\\[dt]?frac\s*\{\s*(\d+(?:\.\d+)?)((?:[^{}]|\{[^{}]*\})*)\}\s*\{\s*(\d+(?:\.\d+)?)((?:[^{}]|\{[^{}]*\})*)\}"
+)
 _ROOT = re.compile(r"(?:\\sqrt\s*\{|sqrt\s*\(|√\s*\(?)\s*(\d+)\s*[})]?")
+_ROOT_OF_FRACTION = re.compile(r"\\sqrt\s*\{\s*\\[dt]?frac\s*\{(\d+)\}\s*\{(\d+)\}\s*\}")
 
 
 def settled(value: str) -> bool:
     """A value arrived at, not a computation still to do: no operation between numbers left
-    (`35 \\times \\frac{1}{625}`, `2500 - 2550`), a fraction in lowest terms (`2240/78125` is a
-    step) and a root with no square left under it (`\\sqrt{117}` is a step to `3\\sqrt{13}`)."""
+    (`35 \\times \\frac{1}{625}`, `2500 - 2550`), a fraction in lowest terms (`2240/78125` and
+    `\\frac{3}{3\\sqrt{3}}` are steps, and so is `\\frac{40}{0.02}`) and a root with no square left
+    under it (`\\sqrt{117}` is a step to `3\\sqrt{13}`, `\\sqrt{\\frac{4225}{28561}}` one to `\\frac{65}{169}`)."""
+    value = re.sub(r"\\left|\\right", "", value)
     fraction = _FRACTION.match(value.replace(" ", ""))
     if fraction:  # `14/3` is a value, not a division left to do
         top, bottom = (int(g) for g in fraction.groups() if g is not None)
         return bottom > 1 and math.gcd(top, bottom) == 1
     if _UNSETTLED.search(value):
         return False
+    for top, _, bottom, _ in _FRACTION_PARTS.findall(value):
+        if "." in top + bottom or math.gcd(int(top), int(bottom)) > 1:
+            return False
+    for top, bottom in _ROOT_OF_FRACTION.findall(value):
+        if math.isqrt(int(top)) ** 2 == int(top) and math.isqrt(int(bottom)) ** 2 == int(bottom):
+            return False
     return not any(_has_square_factor(int(root)) for root in _ROOT.findall(value))
+
+
+def combined(formula: str) -> bool:
+    """No like terms left to combine, at the top or inside any bracket: `19x - 4x + 1 - 81`,
+    `-k + 4 - 2 + 3k` and `x^3 + (3x^2 - 3x^2) + 3x - 6` are steps to `15x - 80`, `2k + 2` and
+    `x^3 + 3x - 6`. Only plain numbers and monomials are compared."""
+    groups, stack = [[]], []
+    for char in re.sub(r"\\left|\\right|\s", "", formula):
+        if char in "({[":
+            stack.append(len(groups))
+            groups.append([])
+        groups[stack[-1] if stack else 0].append(char)
+        if char in ")}]" and stack:
+            stack.pop()
+    for group in groups:
+        terms = [t for t in re.split(r"(?<=[\w)}\]])[+-]", "".join(group).strip("(){}[]")) if t]
+        # plain numbers and monomials (`3x`, `x^2`) by what they are a multiple of
+        kinds = [re.sub(r"^[\d.]+", "", term) for term in terms]
+        kinds = [kind for kind in kinds if re.fullmatch(r"(?:[a-z](?:\^\{?\d+\}?)?)?", kind)]
+        if len(kinds) != len(set(kinds)):
+            return False  # two numbers, or two multiples of the same power
+    return True
 
 
 def _has_square_factor(n: int) -> bool:
