@@ -298,11 +298,12 @@ def combined(formula: str) -> bool:
         groups[stack[-1] if stack else 0].append(char)
         if char in ")}]" and stack:
             stack.pop()
+            groups[stack[-1] if stack else 0].append("Ω")  # the bracket, seen from outside
     for group in groups:
         terms = [t for t in re.split(r"(?<=[\w)}\]])[+-]", "".join(group).strip("(){}[]")) if t]
-        # plain numbers and monomials (`3x`, `x^2`) by what they are a multiple of
+        # plain numbers, monomials (`3x`, `x^2`) and bare brackets, by what they are a multiple of
         kinds = [re.sub(r"^[\d.]+", "", term) for term in terms]
-        kinds = [kind for kind in kinds if re.fullmatch(r"(?:[a-z](?:\^\{?\d+\}?)?)?", kind)]
+        kinds = [kind for kind in kinds if re.fullmatch(r"(?:[a-z](?:\^\{?\d+\}?)?|Ω)?", kind)]
         if len(kinds) != len(set(kinds)):
             return False  # two numbers, or two multiples of the same power
     return True
