@@ -226,9 +226,13 @@ def test_rules_find_the_right_number_of_solutions_on_traces_written_by_others():
     """40 synthetic traces with known rounds (tests/analyze/data/heldout_rounds.jsonl), written
     by another session: varied re-check openers, plain unboxed results, wrong rounds never boxed.
     The splitter before issue 21 was tuned on them to 33/40, and real traces got worse. This one
-    follows the readers' rules on real traces (tests/analyze/test_real_splits.py): a wrong result
-    the response never boxes, calls the answer or ends on is not one it can see, and a plain
-    value is not an answer. A regression check at what it finds now, not a held-out score."""
+    follows the readers' rules on real traces (tests/analyze/test_real_splits.py): a new solution
+    starts where the text turns back ("Wait", "Alternatively", a question), and work that goes on
+    without turning back elaborates the solution before. Most of these traces start their rounds
+    with no turn at all ("Running it through decimals this time: ..."), so they read as one long
+    solution: 5/40 (21/40 when any work after an answer started a new attempt; dropping that lifted
+    the untouched half of the readers' traces from 0.67 to 0.78 boundary F1). A regression check,
+    not a held-out score."""
     import json
     from pathlib import Path
 
@@ -238,4 +242,4 @@ def test_rules_find_the_right_number_of_solutions_on_traces_written_by_others():
         text = "\n\n".join(part["text"] for part in row["rounds"])
         found = split_rules(text, 0, len(text), row["problem"], row["gold"], GRADE)
         right += len(found) == len(row["rounds"])
-    assert right >= 21, f"{right} of {len(rows)}"
+    assert right >= 5, f"{right} of {len(rows)}"
