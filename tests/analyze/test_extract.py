@@ -35,6 +35,7 @@ def test_last_boxed_balances_braces(text, expected):
         ("Answer: 3.5", "3.5"),
         ("I think the answer is correct.", None),  # words are not an answer
         ("I'm confident that the answer is three boxes contain neither.", "3"),
+        ("The answer should be in the form \\( \\sqrt{a}/b \\), where a is square-free.", None),  # its shape
     ],
 )
 def test_answer_phrase(text, expected):

@@ -67,17 +67,19 @@ def with_gold():
 def test_solution_counts_and_boundaries_agree_with_readers(with_gold):
     every = with_gold["all"]
     print(with_gold)
-    assert every["exact"] >= 0.52 and every["within_one"] >= 0.77 and every["f1"] >= 0.72
-    assert abs(every["mean"] / every["readers"] - 1) <= 0.05  # 3.88 against the readers' 3.73
+    assert every["exact"] >= 0.70 and every["within_one"] >= 0.85 and every["f1"] >= 0.85
+    assert abs(every["mean"] / every["readers"] - 1) <= 0.05  # 3.69 against the readers' 3.73
 
 
 def test_the_untouched_half_scores_like_the_worked_half(with_gold):
-    """Rules were developed on even idx only; odd idx were never read to fix them."""
+    """Rules were developed on even idx only; odd idx were never read to fix them. The untouched
+    half improved with every rule kept, but less than the worked half (docs/stages/analyze.md)."""
     even, odd = with_gold["even"], with_gold["odd"]
-    assert abs(even["f1"] - odd["f1"]) <= 0.2 and abs(even["exact"] - odd["exact"]) <= 0.1
+    assert odd["exact"] >= 0.62 and odd["within_one"] >= 0.75 and odd["f1"] >= 0.77
+    assert abs(even["f1"] - odd["f1"]) <= 0.2 and abs(even["exact"] - odd["exact"]) <= 0.25
 
 
 def test_without_a_gold_the_response_s_own_answers_still_split_it():
     every = scores("input.columns.gold=null")["all"]
     print(every)
-    assert every["exact"] >= 0.44 and every["within_one"] >= 0.75 and every["f1"] >= 0.67
+    assert every["exact"] >= 0.66 and every["within_one"] >= 0.85 and every["f1"] >= 0.84

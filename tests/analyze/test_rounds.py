@@ -5,7 +5,7 @@ import pytest
 
 from overthink.analyze.question import read_question
 from overthink.analyze.rounds import Features, split_paragraphs
-from overthink.analyze.statements import number_value, paragraph_statements, sentences, settled
+from overthink.analyze.statements import combined, number_value, paragraph_statements, sentences, settled
 
 
 @pytest.mark.parametrize(
@@ -35,11 +35,24 @@ def test_what_the_question_asks(question, target, selectors):
         ("Therefore, the original price was $36.", [("36", None)]),  # dollars, not math
         ("Given P = 115, then Ch = 2P = 230", [("230", None)]),  # the supposition states nothing
         ("Therefore, the correct choice is option C.", [("C", None)]),
+        ("What about \\(x = 4\\):", []),  # a trial announced, not a result
+        ("There are 50 such pairs, so -50 in total.", [("-50", None), ("50", None)]),  # "so" arrives
+        ("Thus 12 divided by 4 gives 3.", [("3", None)]),  # its verb arrives, not the "thus"
+        ("So the roots are x = 5, x = 7, and x = 3.", [("5, 7, 3", "x"), ("3", "x"), ("7", "x"), ("5", "x")]),
+        ("In interval notation, that's written as \\((5, \\infty)\\).", [("(5, \\infty)", None)]),
     ],
 )
 def test_what_a_sentence_arrives_at(text, values):
     found = [(s.value, s.subject) for s in paragraph_statements(sentences(text)) if not s.strong]
     assert found == values
+
+
+def test_a_worded_answer_among_listed_candidates_is_not_chosen():
+    names = frozenset({"Evelyn"})
+    listed = "There are dots, each labeled with a name: Evelyn, Briana, Carla, Debra and Angela."
+    assert [s.value for s in paragraph_statements(sentences(listed), names)] == []
+    chosen = "Clearly, Evelyn has the highest average speed."
+    assert [s.value for s in paragraph_statements(sentences(chosen), names)] == ["Evelyn"]
 
 
 def test_boxes_and_answer_phrases_are_strong():
@@ -54,6 +67,12 @@ def test_boxes_and_answer_phrases_are_strong():
         ("\\sqrt{117}", False),  # a square left under the root
         ("\\frac{448}{15625}", True),
         ("2240/78125", False),  # not in lowest terms
+        ("14/3", True),  # a fraction is a value, not a division left to do
+        ("\\frac{1}{2} \\times 60", False),
+        ("\\frac{40}{0.02}", False),  # a division still to do
+        ("\\frac{3}{3\\sqrt{3}}", False),  # a common factor left
+        ("\\sqrt{\\frac{4225}{28561}}", False),  # the root of a square
+        ("\\frac{2\\sqrt{65}}{3}", True),
         ("35 \\times \\frac{1}{625}", False),  # a product still to do
         ("2500 - 2550", False),
         ("-5", True),
@@ -64,13 +83,21 @@ def test_settled_values(value, is_settled):
     assert settled(value) is is_settled
 
 
+@pytest.mark.parametrize(
+    "formula, is_combined",
+    [("19x - 4x + 1 - 81", False), ("x^3 + (3x^2 - 3x^2) + 3x - 6", False), ("15x - 80", True), ("x^2 + x^3", True)],
+)
+def test_like_terms_left_to_combine(formula, is_combined):
+    assert combined(formula) is is_combined
+
+
 def test_numbers_are_read_by_value():
     assert number_value("\\frac{448}{15625}") == number_value("0.028672")
     assert number_value("26,000") == 26000 and number_value("x + 1") is None and number_value("10^{1000}") is None
 
 
-def F(answer=None, work=False, opener=False):  # noqa: N802 (a row of the table below)
-    return Features(answer, work, opener)
+def F(answer=None, work=False, opener=False, drops=False):  # noqa: N802 (a row of the table below)
+    return Features(answer, work, opener, drops)
 
 
 def test_paragraphs_group_into_solutions():
@@ -80,10 +107,16 @@ def test_paragraphs_group_into_solutions():
         F(),  # a comment stays with it
         F(opener=True),  # "Wait, let me check" starts the next attempt
         F("18", work=True),  # which reaches the answer again: a solution
-        F(opener=True),
-        F(),  # a digression that computes nothing
+        F(work=True),  # work that goes on without turning back elaborates it
+        F("18", work=True),
+        F(opener=True),  # a check that computes nothing
         F(),
-        F("18"),  # then a bare restatement: it stays with the solution before
+        F("18"),  # and restates the answer: a solution, however short
+        F(opener=True, drops=True),  # another way, set aside ("more complicated")
+        F(),
+        F("18"),  # a restatement after it concludes the solution before
+        F(opener=True),  # "Just to be thorough, could ...? No: the problem says ..."
+        F("18"),  # a doubt settled in words, then restated: nothing of its own
     ]
-    assert split_paragraphs(paragraphs) == [(2, "18"), (8, "18")]
+    assert split_paragraphs(paragraphs) == [(2, "18"), (6, "18"), (14, "18")]
     assert split_paragraphs([F(work=True), F(opener=True)]) == []  # no answer, no solution

@@ -89,6 +89,23 @@ def test_one_candidate_of_several_is_not_the_largest():
     ]
 
 
+def test_a_part_of_the_computation_the_question_does_not_ask_for_is_a_step():
+    text = (
+        "100 ÷ 60 = 1.666..., so the integer part is 1.\n\nSo there is only one such number below 100."
+        "\n\nWait, let me check: 60 × 2 = 120 is over 100, so the answer is 1."
+    )
+    question = "How many of the first one hundred positive integers are divisible by 3, 4, and 5?"
+    found = split_rules(text, 0, len(text), question, "1", GRADE)
+    assert [text[s.start : s.end].strip()[-12:] for s in found] == ["number below 100."[-12:], "answer is 1."]
+
+
+def test_a_cut_off_loop_s_last_value_is_not_its_answer_when_the_gold_is_known():
+    loop = "In this case, n = 5. So, we need the term where the power of x is zero."
+    text = "\n\n".join([loop, "Then 10^2 times -1/8 gives -125.", loop, "Then 10^2 times"])
+    question = "Find the constant term in the expansion of (10x^3 - 1/(2x^2))^5."
+    assert [s.answer for s in split_rules(text, 0, len(text), question, "-125", GRADE)] == ["-125"]
+
+
 def test_without_a_gold_the_response_s_own_answers_decide():
     text = "So 6 times 7 is 42.\n\nWait, let me check: 7 times 6 is 42 as well.\n\n</think> The answer is 42."
     end = text.index("</think>")
@@ -209,9 +226,13 @@ def test_rules_find_the_right_number_of_solutions_on_traces_written_by_others():
     """40 synthetic traces with known rounds (tests/analyze/data/heldout_rounds.jsonl), written
     by another session: varied re-check openers, plain unboxed results, wrong rounds never boxed.
     The splitter before issue 21 was tuned on them to 33/40, and real traces got worse. This one
-    follows the readers' rules on real traces (tests/analyze/test_real_splits.py): a wrong result
-    the response never boxes, calls the answer or ends on is not one it can see, and a plain
-    value is not an answer. A regression check at what it finds now, not a held-out score."""
+    follows the readers' rules on real traces (tests/analyze/test_real_splits.py): a new solution
+    starts where the text turns back ("Wait", "Alternatively", a question), and work that goes on
+    without turning back elaborates the solution before. Most of these traces start their rounds
+    with no turn at all ("Running it through decimals this time: ..."), so they read as one long
+    solution: 5/40 (21/40 when any work after an answer started a new attempt; dropping that lifted
+    the untouched half of the readers' traces from 0.67 to 0.78 boundary F1). A regression check,
+    not a held-out score."""
     import json
     from pathlib import Path
 
@@ -221,4 +242,4 @@ def test_rules_find_the_right_number_of_solutions_on_traces_written_by_others():
         text = "\n\n".join(part["text"] for part in row["rounds"])
         found = split_rules(text, 0, len(text), row["problem"], row["gold"], GRADE)
         right += len(found) == len(row["rounds"])
-    assert right >= 21, f"{right} of {len(rows)}"
+    assert right >= 5, f"{right} of {len(rows)}"

@@ -41,6 +41,9 @@ def last_boxed(text: str) -> str | None:
     return None
 
 
+_FORM_ONLY = re.compile(r"(?:in|of) (?:the |a )?(?:simplest |lowest )?(?:form|terms)\b|expressed\b|written\b", re.I)
+
+
 def answer_phrase(text: str) -> str | None:
     """The value after the last "answer is" phrase, up to the end of its sentence."""
     matches = list(_ANSWER_PHRASE.finditer(text))
@@ -48,6 +51,8 @@ def answer_phrase(text: str) -> str | None:
         rest = text[match.end() :]
         end = _SENTENCE_END.search(rest)
         value = clean_value(rest[: end.start()] if end else rest)
+        if _FORM_ONLY.match(rest.lstrip(" :*$")):
+            continue  # "the answer should be in the form \\sqrt{a}/b": its shape, not its value
         if value and looks_like_answer(value):
             return value
         word = re.match(r"[A-Za-z]+", value)

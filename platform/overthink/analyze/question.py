@@ -46,15 +46,34 @@ _SIGN_SELECTS = {
 }
 
 
+# Parts of a computation: a value said of one ("the integer part is 1", "the remainder is 4", "the
+# discriminant is 36") is a step, unless the question asks for that part.
+_COMPONENTS = frozenset(
+    "part remainder quotient numerator denominator exponent coefficient discriminant lcm gcd gcf "
+    "multiple factor divisor term".split()
+)
+
+
 @dataclass(frozen=True)
 class Ask:
     """`target`: the asked expression, normalized (None when the question asks in words);
     `unknowns`: single-letter symbols the question names; `selectors`: the kinds of choice the
-    answer must state ("largest", "smallest", "positive", "negative")."""
+    answer must state ("largest", "smallest", "positive", "negative"); `words`: its words."""
 
     target: str | None = None
     unknowns: frozenset[str] = frozenset()
     selectors: frozenset[str] = frozenset()
+    words: frozenset[str] = frozenset()  # every word of the question, lower case
+
+    def asks_about(self, subject: str | None, named: tuple[str, ...] = ()) -> bool:
+        """Could a value said of `subject` (the left side of its `=`) or of `named` (the words
+        before its "is") answer the question? Not the value of another unknown of the problem
+        ("D = -5" when it asks for CD), nor a part of the computation it does not ask for."""
+        subject = (subject or "").replace(" ", "")
+        if re.fullmatch(r"[A-Za-z]", subject) and subject in self.unknowns:
+            if self.target is not None and self.target != subject and "=" not in self.target:
+                return False
+        return not (self.words and any(w in _COMPONENTS and w not in self.words for w in named))
 
 
 def math_key(text: str) -> str:
@@ -80,7 +99,8 @@ def read_question(question: str) -> Ask:
     plain = _NOT_SELECTING.sub(" ", sentence)
     selectors = {name for name in ("largest", "smallest") if _SELECTORS[name].search(plain)}
     selectors |= {sign for sign, pattern in _SIGN_SELECTS.items() if pattern.search(plain)}
-    return Ask(target, unknowns, frozenset(selectors))
+    words = frozenset(w.lower() for w in re.findall(r"[A-Za-z]+", text))
+    return Ask(target, unknowns, frozenset(selectors), words)
 
 
 def asking_sentence(text: str) -> str:

@@ -63,6 +63,31 @@ class Features:
     answer: str | None  # the answer it arrives at, if any
     work: bool  # it computes: an operation, or a number that is neither given nor an answer
     opener: bool  # it turns back to the work (a question, a check, another way)
+    drops: bool = False  # it sets aside the way it considers ("more complicated", "overkill")
+
+
+# A way considered and set aside: harder, unneeded, not applicable, or a better one kept.
+_DROPS = re.compile(
+    r"\b(?:more|too|overly|unnecessarily|less)\s+(?:complicated|complex|involved|tedious|cumbersome|messy|"
+    r"time[- ]consuming|efficient|straightforward|work)\b|\boverkill\b|\bunnecessar(?:y|ily)\b|"
+    r"\bnot\s+(?:be\s+)?(?:simpler|easier|necessary|needed|helpful|accurate|applicable|straightforward|practical)\b|"
+    r"\bmost\s+(?:appropriate|efficient|straightforward)\b|\bprone to error|"
+    r"\b(?:doesn't|does not|don't|do not|won't|wouldn't)\s+(?:\w+\s+)?(?:apply|applies|help|work here)\b",
+    re.IGNORECASE,
+)
+
+
+# A sentence that reports an earlier result ("in my earlier calculation, I said that...", "I got
+# 26,000", "according to the direct calculation, it's 32,769") recalls it; it reaches nothing.
+_RECALLS = re.compile(
+    r"\b(?:earlier|previous(?:ly)?|as before|according to|(?:I|we) (?:said|had|got|found|obtained|wrote|thought))\b",
+    re.IGNORECASE,
+)
+_COMPUTES = re.compile(r"=|\\times|\\cdot|\\div|[×÷]|\b(?:times|plus|minus|divided by)\b|\d\s*[-+*]\s*\(?\d")
+
+
+def recalls(sentence: str) -> bool:
+    return bool(_RECALLS.search(sentence)) and not _COMPUTES.search(sentence)
 
 
 def opens_again(sentence: str) -> bool:
@@ -117,7 +142,7 @@ class Reader:
         said = sentences(paragraph)
         opener = bool(said) and opens_again(said[0])
         answer = self.answer(paragraph, said, opener)
-        return Features(answer, self.works(paragraph), opener)
+        return Features(answer, self.works(paragraph), opener, bool(_DROPS.search(paragraph)))
 
     def answer(self, paragraph: str, said: list[str], opener: bool) -> str | None:
         turns_again = len(said) > 1 and opens_again(said[-1])  # "... is -5. But let me double-check."
@@ -128,6 +153,8 @@ class Reader:
                 continue  # named in the announcement ("a way to see that CD = -5"), not arrived at
             if statement.strong:
                 return statement.value
+            if recalls(said[statement.sentence]):
+                continue  # an earlier result reported, not arrived at again
             if self.accepts(statement, paragraph):
                 return statement.value
         return None if opener and len(said) == 1 else self.is_answer.named_in(paragraph)
@@ -138,13 +165,9 @@ class Reader:
         subject = (statement.subject or "").replace(" ", "")
         if subject and self.is_answer.written(subject):
             return False  # the answer written another way ("448/15625 = 0.028672"): a restatement
-        if re.fullmatch(r"[A-Za-z]", subject) and subject in self.ask.unknowns and not self._asks_for(subject):
-            return False  # the value of another unknown of the problem: a step
+        if not self.ask.asks_about(subject, statement.named):
+            return False  # another unknown's value, or a part the question does not ask for: a step
         return not self.ask.selectors or carries_selectors(self.ask, paragraph)  # else one candidate of several
-
-    def _asks_for(self, symbol: str) -> bool:
-        target = self.ask.target
-        return target is None or target == symbol or "=" in target
 
     def works(self, text: str) -> bool:
         """An operation on something other than the answer, or a number neither given nor an answer."""
@@ -166,25 +189,37 @@ class Reader:
 
 def split_paragraphs(features: list[Features]) -> list[tuple[int, str]]:
     """(index of the last paragraph, answer) of each solution. Solutions tile the paragraphs
-    from the first to the last; none when no paragraph states an answer."""
+    from the first to the last; none when no paragraph states an answer. After an answer, a
+    new attempt begins only where the text turns back (work that goes on without turning back
+    elaborates the same solution), and it is a solution when it reaches an answer again, unless
+    it did nothing of its own: the way it last took was set aside unfinished, or it is one
+    paragraph that raises a doubt and settles it in words, answered by a bare restatement. An
+    answer restated after such an attempt concludes the solution before (official rule 4)."""
     ends: list[list] = []  # [last paragraph, answer] of each closed or current solution
     pending = None  # first paragraph of an attempt after the current solution's answer
+    dropped = False  # the attempt's latest way (since its latest turn) was set aside
     for index, paragraph in enumerate(features):
         if not ends:
             if paragraph.answer is not None:
                 ends.append([index, paragraph.answer])
             continue
-        if pending is None and paragraph.answer is not None and not paragraph.opener and not paragraph.work:
-            ends[-1][0] = index  # a restatement: the solution goes on to here
+        if paragraph.opener:
+            pending = index if pending is None else pending
+            dropped = False
+        if pending is None:
+            if paragraph.answer is not None:
+                ends[-1][0] = index  # a restatement or an elaboration: the solution goes on to here
             continue
-        if pending is None and (paragraph.opener or paragraph.work):
-            pending = index
-        if pending is not None and paragraph.answer is not None:
-            reached = paragraph.work or index - pending <= 1 or features[index - 1].work
-            if reached:
+        if paragraph.answer is not None:
+            # one paragraph that raises a doubt and settles it in words, then a bare restatement
+            idle = index - pending == 1 and not features[pending].work and not paragraph.work
+            if dropped or idle:
+                ends[-1][0] = index  # an attempt with no work of its own: the restatement concludes
+            else:
                 ends[-1][0] = pending - 1
                 ends.append([index, paragraph.answer])
-                pending = None
+            pending, dropped = None, False
+        dropped = dropped or paragraph.drops
     if ends:
         ends[-1][0] = len(features) - 1
     return [(end, answer) for end, answer in ends]

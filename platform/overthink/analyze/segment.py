@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING
 
 from overthink.analyze.answer_shape import split_top_level, strip_prose
 from overthink.analyze.budget import NO_DEADLINE, Deadline
-from overthink.analyze.extract import _NUMBER_WORDS, answer_phrase, extract_answer, last_boxed
+from overthink.analyze.extract import _NUMBER_WORDS, answer_phrase, extract_answer, last_boxed, looks_cut_off
 from overthink.analyze.grade import normalize, prepare_gold
-from overthink.analyze.question import read_question
+from overthink.analyze.question import Ask, read_question
 from overthink.analyze.rounds import Reader, split_paragraphs
-from overthink.analyze.statements import number_value, settled
+from overthink.analyze.statements import combined, number_value, sentence_results, sentences, settled
 from overthink.registry import Registry
 
 if TYPE_CHECKING:
@@ -68,13 +68,21 @@ def locate_presplit(text: str, pieces: list[str], start: int) -> list[Solution] 
     return solutions
 
 
-def final_statement(text: str, start: int, end: int) -> str | None:
-    """The response's own final answer: stated after its thinking, else the plain number the
-    thinking's last paragraphs conclude with (a cut-off thinking's last formula is not one)."""
+def final_statement(text: str, start: int, end: int, cut_off_too: bool = True) -> str | None:
+    """The response's own final answer: stated after its thinking, else what the thinking's last
+    paragraphs conclude with: a settled number, or any value when the thinking ends on a finished
+    sentence (a cut-off thinking's last formula is not one). A thinking that opened and never
+    closed, or stops mid-sentence, was cut off: its last value is what it happened to be
+    computing, read only when `cut_off_too` (when nothing better, such as a gold, is known)."""
     if end < len(text):
         return extract_answer(text[end:], False)
+    cut_off = start > 0 or looks_cut_off(text[start:end])
+    if cut_off and not cut_off_too:
+        return None
     concluded = extract_answer(text[start:end], False, False)
-    return concluded if concluded and number_value(concluded) is not None and settled(concluded) else None
+    if not concluded or not settled(concluded):
+        return None
+    return concluded if number_value(concluded) is not None or not looks_cut_off(text[start:end]) else None
 
 
 @lru_cache(maxsize=65536)
@@ -162,7 +170,7 @@ class Answers:
             return False
         if self.grader is None or _letters(value) != self.gold_letters or len(value) > 2 * len(self.gold) + 8:
             return False
-        return self.grader(self.gold, value)
+        return combined(value) and self.grader(self.gold, value)  # `19x - 4x + 1 - 81` is a step to the gold
 
 
 def stated_answers(paragraph_texts: list[str]) -> list[str]:
@@ -170,6 +178,35 @@ def stated_answers(paragraph_texts: list[str]) -> list[str]:
     found = []
     for paragraph in paragraph_texts:
         found.extend(v for v in (last_boxed(paragraph), answer_phrase(paragraph)) if v)
+    return found
+
+
+# The text sets one result against another: "that's different from", "which one is right?"
+_CONTESTS = re.compile(
+    r"\b(?:which (?:one|of (?:them|these|the two)) is (?:correct|right)|which is (?:correct|right)(?=\?)|"
+    r"discrepanc\w*|contradict\w*|different from|(?:doesn't|does not|don't|do not) (?:match|agree)|"
+    r"inconsisten\w*|conflict\w*|disagree\w*)\b",
+    re.IGNORECASE,
+)
+
+
+_NAMED_RESULT = re.compile(
+    r"\b(?:(?:it|that|this)['’]s|(?:answer|result) of)\s+(-?\d[\d,]*(?:\.\d+)?)(?![\d.]*\s*[-+*/×^])"
+)
+
+
+def contested_results(paragraph_texts: list[str], given: frozenset[str], ask: Ask) -> list[str]:
+    """Results a paragraph sets against another ("according to the direct calculation, it's
+    32,769. So, which one is right?"): the response stands by each for a while, right or wrong,
+    so arriving at one ends a solution (a wrong answer stated explicitly is still an answer).
+    Values of what the question does not ask for (another unknown, a part) are steps."""
+    found = []
+    for paragraph in paragraph_texts:
+        if _CONTESTS.search(paragraph):
+            statements = [s for sentence in sentences(paragraph) for s in sentence_results(sentence)]
+            values = [s.value for s in statements if ask.asks_about(s.subject, s.named)]
+            values += [m.group(1) for m in _NAMED_RESULT.finditer(paragraph)]
+            found.extend(v for v in values if _number_key(v) and settled(v) and v.replace(",", "") not in given)
     return found
 
 
@@ -194,8 +231,10 @@ def split_rules(
     paragraph to its last; none when the thinking never states an answer."""
     spans = paragraphs(text, start, end)
     texts = [text[a:b] for a, b in spans]
-    answers = Answers(stated_answers(texts), final_statement(text, start, end), gold, grader)
-    reader = Reader(answers, read_question(problem), given_numbers(problem))
+    given, ask = given_numbers(problem), read_question(problem)
+    stated = stated_answers(texts) + contested_results(texts, given, ask)
+    answers = Answers(stated, final_statement(text, start, end, cut_off_too=not gold), gold, grader)
+    reader = Reader(answers, ask, given)
     solutions, first = [], 0
     features = []
     for paragraph in texts:

@@ -21,19 +21,22 @@ from overthink.analyze.extract import _NUMBER_WORDS, answer_phrase, clean_value,
 class Statement:
     """A value a sentence arrives at. `strong`: boxed or after "the answer is" (an answer
     whatever its value); `subject`: the left side of its chain of equals signs, if any;
-    `sentence`: the index of its sentence in the paragraph."""
+    `sentence`: the index of its sentence in the paragraph; `named`: what a verb says it of."""
 
     value: str
     strong: bool = False
     subject: str | None = None
     sentence: int = 0
+    named: tuple[str, ...] = ()  # the words before "is" ("the integer part is 1": the, integer, part)
 
 
-# Verbs that arrive at a value: "is 5", "equals 5", "gives 5", "comes to 5", "leaves 5".
+# Verbs that arrive at a value: "is 5", "equals 5", "gives 5", "comes to 5", "leaves 5", "x \\in (5, \\infty)", and a
+# clause that opens with "so" / "thus" on a bare value ("so -50 in total").
 _ARRIVES = re.compile(
-    r"(?<![<>!=\\])=(?!=)|\b(?:is|are|was|were|equals?|equaled|gives?|gave|get|gets|got|becomes?|be|"
+    r"(?<![<>!=\\])=(?!=)|\\in(?![A-Za-z])|^\W*(?:so|thus|hence|therefore)\b,?|\b(?:is|are|was|were|equals?|equaled|gives?|gave|get|gets|got|becomes?|be|"
     r"(?:comes?|amounts?|simplifies|simplify|reduces?|works? out|adds? up|sums?|equal) to|leaves?|yields?|"
-    r"totals?|makes?|means|lands? on|(?:a )?total of|ends? up (?:with|at)|arrive[sd]? at|obtain(?:ed|s)?)\b",
+    r"(?<!in )totals?|makes?|means|lands? on|(?:a )?total of|ends? up (?:with|at)|arrive[sd]? at|obtain(?:ed|s)?|"
+    r"(?:written|expressed) as)\b",
     re.IGNORECASE,
 )
 _FILLER = re.compile(
@@ -117,7 +120,7 @@ def _subject(before: str) -> str | None:
 
 
 _CLAUSE = re.compile(
-    r",\s+(?=[A-Za-z]{2})|;\s|\s(?=(?:and|so|which|but|then|thus|hence|therefore|because|since|where|while|when|if)\s)",
+    r",\s+(?=[A-Za-z]{2}|[A-Za-z]\s*=)|;\s|\s(?=(?:and|so|which|but|then|thus|hence|therefore|because|since|where|while|when|if)\s)",
     re.IGNORECASE,
 )
 # A clause that supposes or sets up ("If the price was $36", "Given P = 115", "Let x = 2",
@@ -134,12 +137,20 @@ _CONCLUDES = re.compile(
 )
 
 
+# Three or more short items in a row ("Evelyn, Briana, Carla", "even, odd, or neither"): the
+# candidates listed, none of them chosen.
+_ENUMERATION = re.compile(r"(?:\b[\w'-]+(?: [\w'-]+)?,\s+){2,}(?:(?:and|or)\s+)?[\w'-]+")
+
+
 def sentence_results(sentence: str, index: int = 0, names: frozenset[str] = frozenset()) -> list[Statement]:
     """The values a sentence arrives at, in order: after each verb of arriving, and after the
     last equals sign of each clause ("345 / 3 = 115": 115, not 345 / 3); several values given
     to one unknown ("x = 1 and x = -2") also as their list; a worded answer in `names` that a
-    concluding sentence names ("Clearly, Evelyn has the highest average speed")."""
+    concluding sentence names ("Clearly, Evelyn has the highest average speed"). A sentence
+    that asks or announces a trial ("What about x = 4?", "First, x = 2:") arrives at nothing."""
     found = []
+    if sentence.rstrip().endswith(("?", ":")):
+        return found
     for clause in _CLAUSE.split(sentence):
         if _SUPPOSES.match(clause):
             continue
@@ -148,17 +159,22 @@ def sentence_results(sentence: str, index: int = 0, names: frozenset[str] = froz
         for arrival in arrivals:
             if arrival.group(0) == "=" and arrival is not equals[-1]:
                 continue  # a step of the chain
+            if arrival.start() == 0 and len(arrivals) > 1:
+                continue  # "so 12 divided by 4 gives 3": the connective opens a computation, its verb arrives
             value = _value_after(clause[arrival.end() :])
             if value:
                 subject = _subject(clause[: equals[0].start()]) if arrival.group(0) == "=" else None
-                found.append(Statement(value, subject=subject, sentence=index))
+                copula = arrival.group(0).lower() in ("is", "are", "was", "were", "equals", "equal", "be")
+                named = tuple(w.lower() for w in _WORD.findall(clause[: arrival.start()])[-3:]) if copula else ()
+                found.append(Statement(value, subject=subject, sentence=index, named=named))
     by_subject: dict[str, list[str]] = {}
     for statement in found:
         if statement.subject and re.fullmatch(r"[A-Za-z]", statement.subject):
             by_subject.setdefault(statement.subject, []).append(statement.value)
     found += [Statement(", ".join(v), subject=k, sentence=index) for k, v in by_subject.items() if len(v) > 1]
     if names and _CONCLUDES.search(sentence):
-        words = {w.lower() for w in _WORD.findall(sentence)}
+        listed = {w.lower() for run in _ENUMERATION.finditer(sentence) for w in _WORD.findall(run.group(0))}
+        words = {w.lower() for w in _WORD.findall(sentence)} - listed
         found += [Statement(name, sentence=index) for name in sorted(names) if name.lower() in words]
     named = {m.group(1).upper() for m in _OPTION_NAMED.finditer(sentence)} - {s.value for s in found}
     found += [Statement(letter, sentence=index) for letter in sorted(named)]
@@ -237,22 +253,60 @@ def _evaluate(node) -> float:
 
 
 # An operation between two numbers left to do: `35 \\times 64`, `2500 - 2550`, `14.40 / 0.40`, `2^{10}`.
-_UNSETTLED = re.compile(r"\d\s*\)?\s*(?:[×÷*·^+\-/]|\\times|\\cdot|\\div)\s*(?:\\[dt]?frac\s*\{|\{|\()?\s*-?\d")
+_UNSETTLED = re.compile(
+    r"[\d})]\s*(?:[×÷*·^+\-/]|\\times|\\cdot|\\div)\s*(?:\\[dt]?frac\s*\{|\\sqrt\s*\{|[{(]|\s)*-?\d"
+)
 _FRACTION = re.compile(r"^-?(?:\\[dt]?frac\{(\d+)\}\{(\d+)\}|(\d+)\s*/\s*(\d+))$")
+# a fraction whose parts open with whole numbers: `\\frac{3}{3\\sqrt{3}}`, `\\frac{40}{0.02}`
+_FRACTION_PARTS = re.compile(
+    r"\\[dt]?frac\s*\{\s*(\d+(?:\.\d+)?)((?:[^{}]|\{[^{}]*\})*)\}\s*\{\s*(\d+(?:\.\d+)?)((?:[^{}]|\{[^{}]*\})*)\}"
+)
 _ROOT = re.compile(r"(?:\\sqrt\s*\{|sqrt\s*\(|√\s*\(?)\s*(\d+)\s*[})]?")
+_ROOT_OF_FRACTION = re.compile(r"\\sqrt\s*\{\s*\\[dt]?frac\s*\{(\d+)\}\s*\{(\d+)\}\s*\}")
 
 
 def settled(value: str) -> bool:
     """A value arrived at, not a computation still to do: no operation between numbers left
-    (`35 \\times \\frac{1}{625}`, `2500 - 2550`), a fraction in lowest terms (`2240/78125` is a
-    step) and a root with no square left under it (`\\sqrt{117}` is a step to `3\\sqrt{13}`)."""
-    if _UNSETTLED.search(value):
-        return False
+    (`35 \\times \\frac{1}{625}`, `2500 - 2550`), a fraction in lowest terms (`2240/78125` and
+    `\\frac{3}{3\\sqrt{3}}` are steps, and so is `\\frac{40}{0.02}`) and a root with no square left
+    under it (`\\sqrt{117}` is a step to `3\\sqrt{13}`, `\\sqrt{\\frac{4225}{28561}}` one to `\\frac{65}{169}`)."""
+    value = re.sub(r"\\left|\\right", "", value)
     fraction = _FRACTION.match(value.replace(" ", ""))
-    if fraction:
+    if fraction:  # `14/3` is a value, not a division left to do
         top, bottom = (int(g) for g in fraction.groups() if g is not None)
         return bottom > 1 and math.gcd(top, bottom) == 1
+    if _UNSETTLED.search(value):
+        return False
+    for top, _, bottom, _ in _FRACTION_PARTS.findall(value):
+        if "." in top + bottom or math.gcd(int(top), int(bottom)) > 1:
+            return False
+    for top, bottom in _ROOT_OF_FRACTION.findall(value):
+        if math.isqrt(int(top)) ** 2 == int(top) and math.isqrt(int(bottom)) ** 2 == int(bottom):
+            return False
     return not any(_has_square_factor(int(root)) for root in _ROOT.findall(value))
+
+
+def combined(formula: str) -> bool:
+    """No like terms left to combine, at the top or inside any bracket: `19x - 4x + 1 - 81`,
+    `-k + 4 - 2 + 3k` and `x^3 + (3x^2 - 3x^2) + 3x - 6` are steps to `15x - 80`, `2k + 2` and
+    `x^3 + 3x - 6`. Only plain numbers and monomials are compared."""
+    groups, stack = [[]], []
+    for char in re.sub(r"\\left|\\right|\s", "", formula):
+        if char in "({[":
+            stack.append(len(groups))
+            groups.append([])
+        groups[stack[-1] if stack else 0].append(char)
+        if char in ")}]" and stack:
+            stack.pop()
+            groups[stack[-1] if stack else 0].append("Ω")  # the bracket, seen from outside
+    for group in groups:
+        terms = [t for t in re.split(r"(?<=[\w)}\]])[+-]", "".join(group).strip("(){}[]")) if t]
+        # plain numbers, monomials (`3x`, `x^2`) and bare brackets, by what they are a multiple of
+        kinds = [re.sub(r"^[\d.]+", "", term) for term in terms]
+        kinds = [kind for kind in kinds if re.fullmatch(r"(?:[a-z](?:\^\{?\d+\}?)?|Ω)?", kind)]
+        if len(kinds) != len(set(kinds)):
+            return False  # two numbers, or two multiples of the same power
+    return True
 
 
 def _has_square_factor(n: int) -> bool:
