@@ -21,11 +21,11 @@ TABLE_COLUMNS = (
 )
 
 
-def _pct(value) -> str:
+def percent_or_dash(value) -> str:
     return "-" if value is None else f"{100 * value:.1f}"
 
 
-def _num(value, digits=1) -> str:
+def number_or_dash(value, digits=1) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
@@ -38,14 +38,14 @@ def table_rows(metrics: dict, model_name: str) -> list[list[str]]:
             name,
             model_name,
             str(s["responses"]),
-            _pct(s["accuracy"]),
-            _num(s["mean_solutions"]),
-            _num(s["mean_tokens"]),
-            _pct(s["outcome_efficiency"]),
-            _pct(s["process_efficiency"]),
-            _num(s["additional_solutions"]),
-            _num(s["additional_tokens"]),
-            _pct(s["truncated_rate"]),
+            percent_or_dash(s["accuracy"]),
+            number_or_dash(s["mean_solutions"]),
+            number_or_dash(s["mean_tokens"]),
+            percent_or_dash(s["outcome_efficiency"]),
+            percent_or_dash(s["process_efficiency"]),
+            number_or_dash(s["additional_solutions"]),
+            number_or_dash(s["additional_tokens"]),
+            percent_or_dash(s["truncated_rate"]),
         ]
         for name, s in groups
     ]

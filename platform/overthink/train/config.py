@@ -26,6 +26,18 @@ class LoraConfig(Section):
     target_modules: list[str] | str = Field("all-linear", description="Modules to adapt (peft's `target_modules`).")
 
 
+class TrainPlacement(Placement):
+    """Train workers: a fixed count (it sets the pairs per optimizer step), so a config that sets only
+    cpus or device keeps the default two workers."""
+
+    count: int = Field(
+        2,
+        ge=1,
+        description="Train workers (one TRL trainer process each, data parallel); with per_device_batch_size and "
+        "gradient_accumulation_steps it fixes the pairs per optimizer step.",
+    )
+
+
 class TrainSettings(Settings):
     """What is trained on and how: the pairs' strategy, the loss, its hyper-parameters, the scale."""
 
@@ -89,8 +101,8 @@ class TrainSettings(Settings):
     seed: int = Field(0, description="Seed of data order and initialisation.")
     log_model: bool = Field(True, description="Log the exported model to MLflow as a transformers model (registrable).")
     force: bool = Field(False, description="Train again even if OUTPUT already holds a model from this config.")
-    placement: Placement = Field(
-        default_factory=lambda: Placement(count=2),
+    placement: TrainPlacement = Field(
+        default_factory=TrainPlacement,
         description="Ray Train workers: count (one TRL trainer process each, data parallel; with "
         "per_device_batch_size and gradient_accumulation_steps it sets the pairs per step), device (gpu: one GPU "
         "each, NCCL; cpu: gloo), CPUs and custom resources each.",
@@ -109,11 +121,6 @@ class TrainSettings(Settings):
 
     @model_validator(mode="after")
     def _checks(self):
-        if self.placement.count is None:
-            raise ValueError(
-                "placement.count: give the number of train workers (with per_device_batch_size and "
-                "gradient_accumulation_steps it fixes the pairs per optimizer step)"
-            )
         if self.lora.enabled and self.deepspeed.startswith("zero3"):
             raise ValueError("lora: LoRA with ZeRO-3 is not supported here; use deepspeed=zero2 or none with LoRA")
         return self
