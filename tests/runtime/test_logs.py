@@ -108,7 +108,7 @@ def test_ctrl_c_ends_a_ray_run_promptly_with_130_and_no_traceback(tmp_path, mome
     ray.init) and while analyze runs on Ray Data; `moment` is a line of the run's log."""
     rows = [json.loads(line) for line in EXAMPLES.read_text().splitlines()]
     big = tmp_path / "big.jsonl"
-    copies = [{**row, "problem_id": f"{row['problem_id']}-{i}"} for i in range(40) for row in rows]
+    copies = [{**row, "problem_id": f"{row['problem_id']}-{i}"} for i in range(200) for row in rows]
     big.write_text("".join(json.dumps(row) + "\n" for row in copies))
     out = tmp_path / "out"
     args = [str(BIN / "overthink"), "analyze", "--input", str(big), "--output", str(out), "--set", "ray.num_cpus=2"]

@@ -251,6 +251,11 @@ def test_serve_run_in_mlflow_and_ctrl_c_stops_it(server):
     params = runs[0].data.params
     assert params["model"] == MODEL and params["policy.kind"] == "none" and params["policy.early_exit.agree"] == "2"
     process = server["process"]
+    # The test above killed a replica: stop a serving app, not one halfway through replacing it
+    # (under a loaded CI machine that rebuild takes a minute).
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline and httpx.get(server["base"] + "/health", timeout=5).status_code != 200:
+        time.sleep(1)
     before = len(server["log"].read_text())  # the tests above leave Ray's own tracebacks
     descendants = psutil.Process(process.pid).children(recursive=True)
     os.killpg(process.pid, signal.SIGINT)

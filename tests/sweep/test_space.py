@@ -93,7 +93,7 @@ def test_space_values_lists_only_listed_dimensions():
             {"grid": [1.0e-7]},
             "'learnig_rate' is not a key of TrainConfig \\(did you mean learning_rate",
         ),
-        ("placement.cont", 2, "'cont' is not a key of Placement \\(did you mean count"),
+        ("placement.cont", 2, "'cont' is not a key of TrainPlacement \\(did you mean count"),
         ("beta.low", 2.0, "beta is a value, not a section"),
         ("lora", {"enabled": True}, "is a section; search its keys instead"),
         ("loss", {"grid": ["simpo", "ipo"]}, "grid value 'ipo' is not valid: .*unknown loss 'ipo'"),

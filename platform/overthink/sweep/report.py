@@ -24,7 +24,8 @@ def summary_markdown(trials: list[dict], base: dict, front: list[dict], best: di
         status = "champion" if best and trial["key"] == best["key"] else "ok"
         lines.append(
             f"| {trial['name']} | {status} | {100 * trial['accuracy']:.1f} | {100 * trial['accuracy_change']:+.1f} | "
-            f"{trial['mean_tokens']:.1f} | {-trial['token_reduction_pct']:+.1f} | {number_or_dash(trial['mean_solutions'], 2)} | "
+            f"{trial['mean_tokens']:.1f} | {-trial['token_reduction_pct']:+.1f} | "
+            f"{number_or_dash(trial['mean_solutions'], 2)} | "
             f"{percent_or_dash(trial['outcome_efficiency'])} | {percent_or_dash(trial['process_efficiency'])} | "
             f"{'yes' if trial['key'] in front_keys else ''} |"
         )
