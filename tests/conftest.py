@@ -4,9 +4,16 @@ tests run from a temp folder so nothing lands in the checkout."""
 from __future__ import annotations
 
 import os
+import signal
 import sys
 
 import pytest
+
+# A shell starts a background job (`pytest ... &`, nohup, some CI runners) with SIGINT ignored, and
+# every process a test starts would inherit that: the Ctrl-C tests would see a stage ignore Ctrl-C.
+# A handler (not SIG_IGN) is reset to the default in each child, which is what a terminal gives.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 os.environ.setdefault("RAY_TRAIN_ENABLE_PRINT_PATCH", "0")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")

@@ -254,7 +254,12 @@ def test_serve_run_in_mlflow_and_ctrl_c_stops_it(server):
     # The test above killed a replica: stop a serving app, not one halfway through replacing it
     # (under a loaded CI machine that rebuild takes a minute).
     deadline = time.monotonic() + 180
-    while time.monotonic() < deadline and httpx.get(server["base"] + "/health", timeout=5).status_code != 200:
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(server["base"] + "/health", timeout=5).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
         time.sleep(1)
     before = len(server["log"].read_text())  # the tests above leave Ray's own tracebacks
     descendants = psutil.Process(process.pid).children(recursive=True)
