@@ -1,7 +1,8 @@
 """The rules splitter against careful readers' solution splits of 48 real SkyThought traces
 (../shared/fixtures/real_splits, scored the way ../shared/tools/score_splits.py scores an
-analyze output). The bounds are what the splitter reaches (docs/stages/analyze.md has the
-figures and how they were reached); a regression in splitting fails here."""
+analyze output), and against model readers' splits of 155 more (tests/analyze/data/model_readers).
+The bounds are what the splitter reaches (docs/stages/analyze.md has the figures and how they
+were reached); a regression in splitting fails here."""
 
 import importlib.util
 import json
@@ -15,6 +16,7 @@ from overthink.analyze.records import canonical, plan_shards, read_shard
 from overthink.config import load_config
 
 LABELS = SHARED / "real_splits" / "labels.jsonl"
+MODEL_READERS = REPO / "tests" / "analyze" / "data" / "model_readers"
 SCORER = SHARED.parent / "tools" / "score_splits.py"
 
 
@@ -25,9 +27,9 @@ def scorer():
     return module
 
 
-def scores(*overrides: str) -> dict:
+def scores(*overrides: str, labels_path=LABELS) -> dict:
     """count exact, within one, boundary F1 and mean solutions (predicted, labelled), per half."""
-    labels = [json.loads(line) for line in need(LABELS).read_text().splitlines() if line.strip()]
+    labels = [json.loads(line) for line in need(labels_path).read_text().splitlines() if line.strip()]
     config = load_config(
         AnalyzeConfig, REPO / "configs" / "analyze" / "skythought.yaml", [f"input.path={need(REAL_TRACES)}", *overrides]
     )
@@ -67,19 +69,34 @@ def with_gold():
 def test_solution_counts_and_boundaries_agree_with_readers(with_gold):
     every = with_gold["all"]
     print(with_gold)
-    assert every["exact"] >= 0.70 and every["within_one"] >= 0.85 and every["f1"] >= 0.85
-    assert abs(every["mean"] / every["readers"] - 1) <= 0.05  # 3.69 against the readers' 3.73
+    assert every["exact"] >= 0.70 and every["within_one"] >= 0.87 and every["f1"] >= 0.85
+    assert abs(every["mean"] / every["readers"] - 1) <= 0.05  # 3.75 against the readers' 3.73
 
 
 def test_the_untouched_half_scores_like_the_worked_half(with_gold):
     """Rules were developed on even idx only; odd idx were never read to fix them. The untouched
     half improved with every rule kept, but less than the worked half (docs/stages/analyze.md)."""
     even, odd = with_gold["even"], with_gold["odd"]
-    assert odd["exact"] >= 0.62 and odd["within_one"] >= 0.75 and odd["f1"] >= 0.77
+    assert odd["exact"] >= 0.62 and odd["within_one"] >= 0.78 and odd["f1"] >= 0.78
     assert abs(even["f1"] - odd["f1"]) <= 0.2 and abs(even["exact"] - odd["exact"]) <= 0.25
 
 
 def test_without_a_gold_the_response_s_own_answers_still_split_it():
     every = scores("input.columns.gold=null")["all"]
     print(every)
-    assert every["exact"] >= 0.66 and every["within_one"] >= 0.85 and every["f1"] >= 0.84
+    assert every["exact"] >= 0.66 and every["within_one"] >= 0.87 and every["f1"] >= 0.85
+
+
+@pytest.mark.parametrize(
+    ("labels", "bounds"),
+    [
+        # developed on (issue 21's second round): 0.56 / 0.75 / 0.71 before it, 0.66 / 0.87 / 0.83 after
+        ("dev.jsonl", {"exact": 0.65, "within_one": 0.86, "f1": 0.82}),
+        # never shown while developing: unchanged by that round (0.61 / 0.81 / 0.78 before and after)
+        ("held.jsonl", {"exact": 0.61, "within_one": 0.80, "f1": 0.77}),
+    ],
+)
+def test_model_readers_splits_of_more_traces(labels, bounds):
+    every = scores(labels_path=MODEL_READERS / labels)["all"]
+    print(labels, every)
+    assert all(every[key] >= bound for key, bound in bounds.items())

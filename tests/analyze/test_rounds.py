@@ -40,11 +40,43 @@ def test_what_the_question_asks(question, target, selectors):
         ("Thus 12 divided by 4 gives 3.", [("3", None)]),  # its verb arrives, not the "thus"
         ("So the roots are x = 5, x = 7, and x = 3.", [("5, 7, 3", "x"), ("3", "x"), ("7", "x"), ("5", "x")]),
         ("In interval notation, that's written as \\((5, \\infty)\\).", [("(5, \\infty)", None)]),
+        ("In interval notation, that's (-sqrt(2), sqrt(2)).", [("(-sqrt(2), sqrt(2))", None)]),  # plain-text roots
+        (
+            "\\[ \\mathbf{u} = \\begin{pmatrix} 1 \\\\ -4 \\end{pmatrix} \\]",
+            [("\\begin{pmatrix} 1 \\\\ -4 \\end{pmatrix}", "\\mathbf{u}")],
+        ),
+        ("But a and b cannot both be 1, since their gcd is 6.", [("6", None)]),  # ruled out, not arrived at
+        ("So, 27 is indeed the smallest such cube.", [("27", None)]),  # the value first, then what it is
     ],
 )
 def test_what_a_sentence_arrives_at(text, values):
     found = [(s.value, s.subject) for s in paragraph_statements(sentences(text)) if not s.strong]
     assert found == values
+
+
+@pytest.mark.parametrize(
+    "question, target, selectors",
+    [
+        # the one symbol of the asking sentence, when no verb of asking names it
+        ("Lines meet as shown. What is the number of degrees represented by $y$?", "y", set()),
+        # a selector that picks an object the question asks something else of chooses nothing
+        (
+            "What is the difference between the areas of the region with the greatest area and "
+            "the region with the smallest area?",
+            None,
+            set(),
+        ),
+        # the asking sentence starts after a full stop inside math
+        (
+            "Let $p$ and $q$ be positive real numbers with $p + q = 1.$  Find the minimum value of $1/p + 4/q$.",
+            "1/p+4/q",
+            {"smallest"},
+        ),
+    ],
+)
+def test_what_the_question_asks_when_it_says_so_indirectly(question, target, selectors):
+    ask = read_question(question)
+    assert ask.target == target and ask.selectors == selectors
 
 
 def test_a_worded_answer_among_listed_candidates_is_not_chosen():

@@ -112,6 +112,44 @@ def test_without_a_gold_the_response_s_own_answers_decide():
     assert len(split_rules(text, 0, end, "What is 6 times 7?", None, None)) == 2
 
 
+def test_a_wrong_answer_concluded_for_the_asked_symbol_ends_a_solution():
+    """A cut-off thinking never boxes its (wrong) answer; "Therefore, y = 100." still states one."""
+    question = "Two lines are parallel. What is the number of degrees represented by $y$?"
+    text = "\n\n".join(
+        [
+            "The marked angle is 80 degrees, and y is its supplement, so y = 180 - 80.",
+            "Therefore, y = 100.",
+            "Wait, maybe the angles are corresponding instead. Then they are equal, so y = 80. Hmm.",
+            "Let me look at the triangle: y = 180 - 2(40), so y = 100. Therefore, y = 100.",
+            "Therefore, y = 60 is not possible here, since",
+        ]
+    )
+    found = split_rules(text, 0, len(text), question, "50", GRADE)
+    assert [s.answer for s in found] == ["100", "100"]
+
+
+def test_a_check_that_passes_reaches_the_answer_again():
+    """Plugging the answer back in and saying it fits re-derives it (official rule 2)."""
+    question = "A regular octagon has the same perimeter as a hexagon of side 16 cm. How long is each side?"
+    text = "\n\n".join(
+        [
+            "The hexagon's perimeter is 6 * 16 = 96 cm, so each side of the octagon is 96 / 8 = 12 cm.",
+            "Let me double-check. With sides of 12 cm, the octagon's perimeter is 8 * 12 = 96 cm, which matches.",
+            "Alternatively, the sides are in the ratio 6 : 8, so the side is 16 * 6 / 8 = 12 cm.",
+        ]
+    )
+    assert len(split_rules(text, 0, len(text), question, "12", GRADE)) == 3
+    announced = text.replace("which matches", "and I check if that makes sense")
+    assert len(split_rules(announced, 0, len(announced), question, "12", GRADE)) == 2
+
+
+def test_a_display_completes_the_sentence_before_its_colon():
+    question = "What is the domain of $f(x) = \\sqrt{x - 1}$? Express your answer in interval notation."
+    text = "So x must be at least 1.\n\nIn interval notation, that would be:\n\n\\[ [1, \\infty) \\]\n\nDone."
+    found = split_rules(text, 0, len(text), question, "[1, \\infty)", GRADE)
+    assert len(found) == 1 and found[0].answer == "[1, \\infty)"
+
+
 def test_thinking_tags():
     text = "<think>\nwork\n</think>\n\nThe answer is \\boxed{2}."
     parts = split_thinking(text, ("<think>",), ("</think>",))

@@ -39,7 +39,13 @@ _SELECTORS = {
     "negative": re.compile(r"\bnegative\b", re.I),
 }
 # "at least", "at most", "the greatest common divisor": names and bounds, not a choice among values
-_NOT_SELECTING = re.compile(r"\bat\s+(?:least|most)\b|\b(?:greatest|least)\s+common\b|\bleast\s+one\b", re.I)
+# "the region with the greatest area": a selector that picks an object the question then asks
+# something else of (its area, a difference), not a choice among the answer's values
+_NOT_SELECTING = re.compile(
+    r"\bat\s+(?:least|most)\b|\b(?:greatest|least)\s+common\b|\bleast\s+one\b|"
+    r"\b(?:with|has|have|having)\s+the\s+\w+(?:\s+\w+)?",
+    re.I,
+)
 _SIGN_SELECTS = {
     sign: re.compile(rf"\b{sign}\s+(?:real\s+)?(?:value|solution|root|number|difference)", re.I)
     for sign in ("positive", "negative")
@@ -73,6 +79,8 @@ class Ask:
         if re.fullmatch(r"[A-Za-z]", subject) and subject in self.unknowns:
             if self.target is not None and self.target != subject and "=" not in self.target:
                 return False
+        if self.target is not None and self.target.lower() in named:
+            return True  # "the coefficient d is 35/64" when it asks for $d$
         return not (self.words and any(w in _COMPONENTS and w not in self.words for w in named))
 
 
@@ -96,6 +104,10 @@ def read_question(question: str) -> Ask:
     target = None
     if asked:
         target = math_key(re.sub(r"^\\[(\[]|\\[)\]]$", "", asked.group("math").strip("$"))) or None
+    else:  # "What is the number of degrees represented by $x$?": the one symbol it asks about
+        symbols = [next(g for g in m.groups() if g) for m in _INLINE_MATH.finditer(sentence)]
+        if len(symbols) == 1 and re.fullmatch(r"\s*[A-Za-z]\s*[.,]?\s*", symbols[0]):
+            target = math_key(symbols[0])
     plain = _NOT_SELECTING.sub(" ", sentence)
     selectors = {name for name in ("largest", "smallest") if _SELECTORS[name].search(plain)}
     selectors |= {sign for sign, pattern in _SIGN_SELECTS.items() if pattern.search(plain)}
@@ -105,7 +117,8 @@ def read_question(question: str) -> Ask:
 
 def asking_sentence(text: str) -> str:
     """The last sentence that asks something and is not only about the answer's format."""
-    parts = [p for p in re.split(r"(?<=[.?!])\s+(?=[A-Z$\\])", " ".join(text.split())) if p.strip()]
+    # a sentence ends at its full stop, also one inside math ("... = 1.$  Find the minimum")
+    parts = [p for p in re.split(r"(?:(?<=[.?!])|(?<=[.?!]\$))\s+(?=[A-Z$\\])", " ".join(text.split())) if p.strip()]
     asking = [p for p in parts if _ASKS.search(p) and not _FORMAT_ONLY.match(p)]
     return asking[-1] if asking else (parts[-1] if parts else "")
 

@@ -22,11 +22,11 @@ through a cache."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from overthink.analyze.question import Ask, carries_selectors
-from overthink.analyze.statements import Statement, paragraph_statements, sentences
+from overthink.analyze.statements import Statement, number_value, paragraph_statements, sentences, settled
 
 # The first sentence turns back to the work: it asks, doubts, checks or takes another way.
 # Discourse markers, not problem words: what every long chain of thought says when it looks again.
@@ -36,6 +36,31 @@ _OPENER = re.compile(
     r"check|confirm)|just to|another|one more|on second|now,? let|is there|double[- ]?check|verif|check)",
     re.IGNORECASE,
 )
+
+
+# A sentence that concludes; one that denies what it says ("x = -4 is not a valid solution"); one
+# that draws a conclusion after turning back ("But ..., it's safe to conclude that QM = 30.")
+_CONCLUDING = re.compile(r"^\W*(?:so|thus|hence|therefore)\b", re.IGNORECASE)
+_DENIES = re.compile(r"\b(?:not|no|cannot|invalid|extraneous|reject\w*)\b|n't\b", re.IGNORECASE)
+_CONCLUDES_THAT = re.compile(r"\bconclud(?:e|es|ing)\s+that\b", re.IGNORECASE)
+# An operation still to do between two terms ("20π - 13π"): a value said of it is computed, not restated
+_OPERATION = re.compile(r"[\w)}]\s*(?:[-+*×·]|\\times|\\cdot)\s*[\w(\\]")
+_DISPLAY = re.compile(r"\\\[.*\\\]|\$\$.*\$\$", re.DOTALL)  # a paragraph that is one displayed formula
+# A test passed: "which matches", "that checks out", "it satisfies the equation", "makes sense"
+_CONFIRMS = re.compile(
+    r"\b(?:match(?:es|ed)?|checks? out|satisf(?:y|ies|ied)|makes sense|consistent|confirm(?:s|ed)|"
+    r"(?:is|it's|that's) (?:correct|right))\b",
+    re.IGNORECASE,
+)
+
+
+def _passes(sentence: str) -> bool:
+    """The sentence says a test passed; not asked ("is that correct?"), announced ("let's check
+    if this makes sense") or denied ("that doesn't match")."""
+    found = _CONFIRMS.search(sentence)
+    if not found or sentence.rstrip().endswith("?") or _DENIES.search(sentence):
+        return False
+    return not re.search(r"\b(?:if|whether)\b", sentence[: found.start()], re.IGNORECASE)
 
 
 class AnswerTest(Protocol):
@@ -64,12 +89,14 @@ class Features:
     work: bool  # it computes: an operation, or a number that is neither given nor an answer
     opener: bool  # it turns back to the work (a question, a check, another way)
     drops: bool = False  # it sets aside the way it considers ("more complicated", "overkill")
+    mentions: str | None = None  # when it passes: an answer it writes out ("If each side is 12 cm, ...")
+    passes: bool = False  # it says a test passed ("which matches", "Yes, it checks out.")
 
 
 # A way considered and set aside: harder, unneeded, not applicable, or a better one kept.
 _DROPS = re.compile(
     r"\b(?:more|too|overly|unnecessarily|less)\s+(?:complicated|complex|involved|tedious|cumbersome|messy|"
-    r"time[- ]consuming|efficient|straightforward|work)\b|\boverkill\b|\bunnecessar(?:y|ily)\b|"
+    r"time[- ]consuming|work)\b|\b(?:more|less)\s+(?:efficient|straightforward)\b|\boverkill\b|\bunnecessar(?:y|ily)\b|"
     r"\bnot\s+(?:be\s+)?(?:simpler|easier|necessary|needed|helpful|accurate|applicable|straightforward|practical)\b|"
     r"\bmost\s+(?:appropriate|efficient|straightforward)\b|\bprone to error|"
     r"\b(?:doesn't|does not|don't|do not|won't|wouldn't)\s+(?:\w+\s+)?(?:apply|applies|help|work here)\b",
@@ -80,14 +107,21 @@ _DROPS = re.compile(
 # A sentence that reports an earlier result ("in my earlier calculation, I said that...", "I got
 # 26,000", "according to the direct calculation, it's 32,769") recalls it; it reaches nothing.
 _RECALLS = re.compile(
-    r"\b(?:earlier|previous(?:ly)?|as before|according to|(?:I|we) (?:said|had|got|found|obtained|wrote|thought))\b",
+    r"\b(?:earlier|previous(?:ly)?|as before|according to|(?:I|we) (?:said|had|got|found|obtained|wrote|thought)|"
+    r"(?:I|we) (?:already|just) (?:know|knew|have|had|found|got|computed|showed))\b",
     re.IGNORECASE,
 )
 _COMPUTES = re.compile(r"=|\\times|\\cdot|\\div|[×÷]|\b(?:times|plus|minus|divided by)\b|\d\s*[-+*]\s*\(?\d")
 
 
+# "According to the algebraic approach, we have z + z^4 + z^2 + z^3 = -1": a method's result reported
+_REPORTS = re.compile(r"^\W*(?:but\s+|and\s+|so\s+)?according to\b", re.IGNORECASE)
+
+
 def recalls(sentence: str) -> bool:
-    return bool(_RECALLS.search(sentence)) and not _COMPUTES.search(sentence)
+    # "x = 2" names a value; only an operation ("3 × 4 = 12") computes one again
+    named = re.sub(r"(?<![\w\\])[A-Za-z]\s*=\s*-?\d+(?:\.\d+)?(?![\d.]*\s*[-+*/×^])", " ", sentence)
+    return bool(_REPORTS.match(sentence)) or (bool(_RECALLS.search(sentence)) and not _COMPUTES.search(named))
 
 
 def opens_again(sentence: str) -> bool:
@@ -95,7 +129,11 @@ def opens_again(sentence: str) -> bool:
 
 
 _NUM = r"\d+(?:,\d{3})*(?:\.\d+)?"
-_ATOM = re.compile(rf"-?\\[dt]?frac\{{[^{{}}]*\}}\{{[^{{}}]*\}}|(?<![\w)}}])-?{_NUM}(?:\s*/\s*\d+)?|{_NUM}")
+# a fraction, a number with a root or π attached ("16\\sqrt{3}", "7π": one value), or a number
+_ATOM = re.compile(
+    rf"-?\\[dt]?frac\{{[^{{}}]*\}}\{{[^{{}}]*\}}|(?<![\w)}}])-?{_NUM}\s*(?:\\sqrt\{{\d+\}}|√\d+|\\pi\b|π)|"
+    rf"(?<![\w)}}])-?{_NUM}(?:\s*/\s*\d+)?|{_NUM}"
+)
 _ASSIGNED = re.compile(r"[^\s=]{1,40}\s*=\s*\u25a1(?![\w(])")  # "x = <answer>": a restatement
 _STEP = re.compile(
     r"[\d\u25a1]\s+(?:times|plus|minus|divided by|over|multiplied by)\s+[\d\u25a1]|"
@@ -138,32 +176,66 @@ class Reader:
         self.ask = ask
         self.given = given
 
-    def __call__(self, paragraph: str) -> Features:
+    def __call__(self, paragraph: str, lead: str = "") -> Features:
+        """`lead`: the paragraph before, when it ends on a colon that this one (a display) completes
+        ("In interval notation, that would be:" then "\\[ (2, 12) \\cup (12, 102) \\]")."""
         said = sentences(paragraph)
         opener = bool(said) and opens_again(said[0])
         answer = self.answer(paragraph, said, opener)
-        return Features(answer, self.works(paragraph), opener, bool(_DROPS.search(paragraph)))
+        if answer is None and lead and _DISPLAY.fullmatch(paragraph.strip()):
+            completed = f"{sentences(lead)[-1].rstrip().rstrip(':')} {paragraph.strip()}"
+            answer = self.answer(completed, [completed], False)
+        drops = bool(_DROPS.search(paragraph))
+        passes = answer is None and any(_passes(sentence) for sentence in said)
+        return Features(
+            answer, self.works(paragraph), opener, drops, self.mentioned(paragraph) if passes else None, passes
+        )
+
+    def mentioned(self, paragraph: str) -> str | None:
+        """An answer the paragraph writes out, in any role (a supposition, a step)."""
+        return next((atom for atom in _ATOM.findall(without_boxes(paragraph)) if self.is_answer.written(atom)), None)
 
     def answer(self, paragraph: str, said: list[str], opener: bool) -> str | None:
         turns_again = len(said) > 1 and opens_again(said[-1])  # "... is -5. But let me double-check."
         for statement in paragraph_statements(said, self.is_answer.words):
             if turns_again and statement.sentence < len(said) - 1:
                 return None  # restated on the way to a check still to come
-            if opener and statement.sentence == 0 and not self.works(said[0]) and not _after_colon(statement, said[0]):
+            if (
+                opener
+                and statement.sentence == 0
+                and not self.works(said[0])
+                and not _after_colon(statement, said[0])
+                and not _CONCLUDES_THAT.search(said[0])
+            ):
                 continue  # named in the announcement ("a way to see that CD = -5"), not arrived at
             if statement.strong:
                 return statement.value
             if recalls(said[statement.sentence]):
                 continue  # an earlier result reported, not arrived at again
+            if self.concludes_asked(statement, said[statement.sentence], paragraph):
+                return statement.value
             if self.accepts(statement, paragraph):
                 return statement.value
         return None if opener and len(said) == 1 else self.is_answer.named_in(paragraph)
+
+    def concludes_asked(self, statement: Statement, sentence: str, paragraph: str) -> bool:
+        """ "Therefore, x = 124." when the question asks for $x$: an answer stated explicitly,
+        right or wrong, even if the response never boxes it (a cut-off thinking never does)."""
+        target = self.ask.target
+        if target is None or len(target) != 1 or not statement.subject or not _CONCLUDING.match(sentence):
+            return False
+        if _DENIES.search(sentence):  # "Therefore, x = -4 is not a valid solution."
+            return False
+        subject = re.sub(r"\^\{?\\circ\}?|°", "", statement.subject).replace(" ", "")
+        if subject != target or number_value(statement.value) is None or not settled(statement.value):
+            return False
+        return not self.ask.selectors or carries_selectors(self.ask, paragraph)
 
     def accepts(self, statement: Statement, paragraph: str) -> bool:
         if not self.is_answer(statement.value):
             return False
         subject = (statement.subject or "").replace(" ", "")
-        if subject and self.is_answer.written(subject):
+        if subject and not _OPERATION.search(subject) and self.is_answer.written(subject):
             return False  # the answer written another way ("448/15625 = 0.028672"): a restatement
         if not self.ask.asks_about(subject, statement.named):
             return False  # another unknown's value, or a part the question does not ask for: a step
@@ -206,6 +278,11 @@ def split_paragraphs(features: list[Features]) -> list[tuple[int, str]]:
         if paragraph.opener:
             pending = index if pending is None else pending
             dropped = False
+        if pending is not None and paragraph.answer is None and paragraph.passes:
+            # a check that puts the answer to a test and says it passes reaches it again (official
+            # rule 2): "If each side is 12 cm, the perimeter is 8 * 12 = 96 cm, which matches."
+            if paragraph.mentions is not None:
+                paragraph = replace(paragraph, answer=paragraph.mentions)
         if pending is None:
             if paragraph.answer is not None:
                 ends[-1][0] = index  # a restatement or an elaboration: the solution goes on to here

@@ -112,6 +112,12 @@ def _letters(value: str) -> frozenset[str]:
     return frozenset(re.findall(r"(?<![A-Za-z\\])[A-Za-z](?![A-Za-z])", re.sub(r"\\[A-Za-z]+", " ", value)))
 
 
+def _as_latex(value: str) -> str:
+    """`sqrt(3)` and `pi` written out in plain text, as LaTeX: what the grader parses as a root."""
+    value = re.sub(r"(?<![\\A-Za-z])sqrt\s*\(([^()]*)\)", r"\\sqrt{\1}", value)
+    return re.sub(r"(?<![\\A-Za-z])pi(?![A-Za-z])", r"\\pi", value)
+
+
 class Answers:
     """Tells whether a stated value is one the response stands by (its final answer, anything it
     boxes or calls the answer) or the gold answer: by text, by value, and for a gold that is not
@@ -137,7 +143,7 @@ class Answers:
     def __call__(self, value: str) -> bool:
         known = self._seen.get(value)
         if known is None:
-            known = self._seen[value] = self._check(value)
+            known = self._seen[value] = self._check(_as_latex(value))
         return known
 
     def written(self, value: str) -> bool:
@@ -199,12 +205,14 @@ def contested_results(paragraph_texts: list[str], given: frozenset[str], ask: As
     """Results a paragraph sets against another ("according to the direct calculation, it's
     32,769. So, which one is right?"): the response stands by each for a while, right or wrong,
     so arriving at one ends a solution (a wrong answer stated explicitly is still an answer).
-    Values of what the question does not ask for (another unknown, a part) are steps."""
+    Values of what the question does not ask for (another unknown, a part) are steps, and so is
+    the end of an equation ("2^0 × 3^0 = 1, which contradicts gcd(a, b) = 210"): what is set
+    against another result is said of it ("I got 534", "it's 32,769"), not computed."""
     found = []
     for paragraph in paragraph_texts:
         if _CONTESTS.search(paragraph):
             statements = [s for sentence in sentences(paragraph) for s in sentence_results(sentence)]
-            values = [s.value for s in statements if ask.asks_about(s.subject, s.named)]
+            values = [s.value for s in statements if s.subject is None and ask.asks_about(s.subject, s.named)]
             values += [m.group(1) for m in _NAMED_RESULT.finditer(paragraph)]
             found.extend(v for v in values if _number_key(v) and settled(v) and v.replace(",", "") not in given)
     return found
@@ -237,9 +245,10 @@ def split_rules(
     reader = Reader(answers, ask, given)
     solutions, first = [], 0
     features = []
-    for paragraph in texts:
+    for index, paragraph in enumerate(texts):
         deadline.check("splitting")
-        features.append(reader(paragraph))
+        before = texts[index - 1].rstrip() if index else ""
+        features.append(reader(paragraph, before if before.endswith(":") else ""))
     for last, answer in split_paragraphs(features):
         solutions.append(Solution(spans[first][0] if first else start, spans[last][1], answer))
         first = last + 1

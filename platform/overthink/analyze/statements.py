@@ -36,7 +36,7 @@ _ARRIVES = re.compile(
     r"(?<![<>!=\\])=(?!=)|\\in(?![A-Za-z])|^\W*(?:so|thus|hence|therefore)\b,?|\b(?:is|are|was|were|equals?|equaled|gives?|gave|get|gets|got|becomes?|be|"
     r"(?:comes?|amounts?|simplifies|simplify|reduces?|works? out|adds? up|sums?|equal) to|leaves?|yields?|"
     r"(?<!in )totals?|makes?|means|lands? on|(?:a )?total of|ends? up (?:with|at)|arrive[sd]? at|obtain(?:ed|s)?|"
-    r"(?:written|expressed) as)\b",
+    r"(?:written|expressed) as)\b|(?:(?<=\bit)|(?<=\bthat))['’]s\b",
     re.IGNORECASE,
 )
 _FILLER = re.compile(
@@ -70,6 +70,10 @@ def _math_run(text: str) -> str:
     currency = _CURRENCY.match(text)
     if currency:
         return currency.group(1)
+    environment = re.match(r"\\begin\{(\w+\*?)\}", text)
+    if environment:  # a matrix or vector, whole: `\begin{pmatrix} -7 \\ 16 \end{pmatrix}`
+        stop = text.find(f"\\end{{{environment.group(1)}}}")
+        return text[: stop + len(environment.group(1)) + 6] if stop > 0 else ""
     for opener, closer in _CLOSERS.items():
         if text.startswith(opener):
             stop = text.find(closer, len(opener))
@@ -78,7 +82,7 @@ def _math_run(text: str) -> str:
     for token in text.split(" "):
         if not token:
             continue
-        bare = re.sub(r"\\[A-Za-z]+", "", token.rstrip(".,;:!?"))
+        bare = re.sub(r"\\[A-Za-z]+|\b(?:sqrt|pi|infty|inf)\b", "", token.rstrip(".,;:!?"))  # `sqrt(3)` is math too
         if token == "=" or (not bare and not token.startswith("\\")) or re.search(r"[A-Za-z]{2}|:|=", bare):
             break
         run.append(token)
@@ -120,7 +124,7 @@ def _subject(before: str) -> str | None:
 
 
 _CLAUSE = re.compile(
-    r",\s+(?=[A-Za-z]{2}|[A-Za-z]\s*=)|;\s|\s(?=(?:and|so|which|but|then|thus|hence|therefore|because|since|where|while|when|if)\s)",
+    r",\s+(?=(?!sqrt\b|sqrt\(|pi\b|infty\b)[A-Za-z]{2}|[A-Za-z]\s*=)|;\s|\s(?=(?:and|so|which|but|then|thus|hence|therefore|because|since|where|while|when|if)\s)",
     re.IGNORECASE,
 )
 # A clause that supposes or sets up ("If the price was $36", "Given P = 115", "Let x = 2",
@@ -140,6 +144,15 @@ _CONCLUDES = re.compile(
 # Three or more short items in a row ("Evelyn, Briana, Carla", "even, odd, or neither"): the
 # candidates listed, none of them chosen.
 _ENUMERATION = re.compile(r"(?:\b[\w'-]+(?: [\w'-]+)?,\s+){2,}(?:(?:and|or)\s+)?[\w'-]+")
+
+
+# A value said first, then what it is: "So, 27 is indeed the smallest such perfect cube."
+_NAMED_FIRST = re.compile(
+    r"^\W*(?:(?:so|thus|hence|therefore|yes|clearly),?\s+)?\$?(?P<value>-?\d+(?:,\d{3})*(?:\.\d+)?)\$?\s+"
+    r"(?:is|must be)(?:\s+(?:indeed|also|still|definitely|in fact))?\s+the\s+(?P<what>[a-z][\w -]*)",
+    re.IGNORECASE,
+)
+_NEGATED = frozenset({"not", "cannot", "can't", "never", "couldn't", "wouldn't", "shouldn't", "won't"})
 
 
 def sentence_results(sentence: str, index: int = 0, names: frozenset[str] = frozenset()) -> list[Statement]:
@@ -166,7 +179,13 @@ def sentence_results(sentence: str, index: int = 0, names: frozenset[str] = froz
                 subject = _subject(clause[: equals[0].start()]) if arrival.group(0) == "=" else None
                 copula = arrival.group(0).lower() in ("is", "are", "was", "were", "equals", "equal", "be")
                 named = tuple(w.lower() for w in _WORD.findall(clause[: arrival.start()])[-3:]) if copula else ()
+                if _NEGATED.intersection(named):
+                    continue  # "a_p and b_p cannot both be 1": ruled out, not arrived at
                 found.append(Statement(value, subject=subject, sentence=index, named=named))
+        named_first = _NAMED_FIRST.match(clause)
+        if named_first:  # "So, 27 is indeed the smallest such cube": the value, then what it is
+            named = tuple(w.lower() for w in _WORD.findall(named_first.group("what"))[:3])
+            found.append(Statement(clean_value(named_first.group("value")), sentence=index, named=named))
     by_subject: dict[str, list[str]] = {}
     for statement in found:
         if statement.subject and re.fullmatch(r"[A-Za-z]", statement.subject):
