@@ -4,7 +4,10 @@ prompts, written out in ../shared/fixtures/real_splits/INSTRUCTIONS.md).
 
 1. A paragraph that explicitly states an answer to the question ends a solution: a box, "the
    answer is", or a sentence that arrives at a value the response stands by (`Answers`: the gold
-   answer when the analyzer has one, the final answer, anything boxed or called the answer).
+   answer when the analyzer has one, the final answer, anything boxed or called the answer),
+   and a concluding sentence that gives the very symbol the question asks for a value, right or
+   wrong ("Therefore, x = 124."). A check that writes the answer out and says its test passed
+   ("8 * 12 = 96 cm, which matches") reaches it too.
    What the question asks decides what is an answer (`question.py`): the value of another
    unknown ("D = -5" when the question asks for CD) or one candidate of several before the text
    picks "the largest" is a step on the way.
@@ -266,7 +269,8 @@ def split_paragraphs(features: list[Features]) -> list[tuple[int, str]]:
     elaborates the same solution), and it is a solution when it reaches an answer again, unless
     it did nothing of its own: the way it last took was set aside unfinished, or it is one
     paragraph that raises a doubt and settles it in words, answered by a bare restatement. An
-    answer restated after such an attempt concludes the solution before (official rule 4)."""
+    answer restated after such an attempt concludes the solution before (official rule 4). In an
+    attempt, a paragraph that says its test passed and writes an answer out reaches that answer."""
     ends: list[list] = []  # [last paragraph, answer] of each closed or current solution
     pending = None  # first paragraph of an attempt after the current solution's answer
     dropped = False  # the attempt's latest way (since its latest turn) was set aside
