@@ -15,12 +15,19 @@ _PROSE_WORD = re.compile(r"(?<![\\A-Za-z])[A-Za-z][A-Za-z']+(?![A-Za-z])")
 _TEXT_COMMAND = re.compile(r"\\(?:text|textbf|textit|mathrm|mbox)\s*\{([^{}]*)\}")
 _DELIMITERS = re.compile(r"\\[()\[\]]|\$")
 _UNICODE = {"π": "\\pi ", "∞": "\\infty ", "≤": "\\le ", "≥": "\\ge ", "°": "^\\circ", "√": "\\sqrt ", "−": "-"}
+_PLAIN_ROOT = re.compile(r"(?<![\\A-Za-z])sqrt\s*\(([^()]*)\)")
+_PLAIN_PI = re.compile(r"(?<![\\A-Za-z])pi(?![A-Za-z])")
 # 12^{\text{th}} and 12th are 12; `\mbox{ cm}^2` and `cm^2` are units, exponent and all
 _ORDINAL = re.compile(r"(\d)\s*(?:\^\{?\s*(?:\\text\{)?\s*(?:st|nd|rd|th)\s*\}?\}?|(?:st|nd|rd|th)\b)")
 _UNIT_POWER = re.compile(
     r"(?:\\(?:text|mbox|mathrm)\s*\{\s*([A-Za-z ]+?)\s*\}|(?<![\\A-Za-z])([A-Za-z]{2,}))\^\{?[23]\}?"
 )
 _CONNECTOR = re.compile(r"\s+(?:or|and)\s+", re.IGNORECASE)
+
+
+def plain_text_as_latex(value: str) -> str:
+    """`sqrt(3)` and `pi` written out in plain text, as LaTeX: what the grader parses as a root."""
+    return _PLAIN_PI.sub(r"\\pi", _PLAIN_ROOT.sub(r"\\sqrt{\1}", value))
 
 
 def is_prose_word(word: str) -> bool:

@@ -29,7 +29,14 @@ from dataclasses import dataclass, replace
 from typing import Protocol
 
 from overthink.analyze.question import Ask, carries_selectors
-from overthink.analyze.statements import Statement, number_value, paragraph_statements, sentences, settled
+from overthink.analyze.statements import (
+    CONNECTIVES,
+    Statement,
+    number_value,
+    paragraph_statements,
+    sentences,
+    settled,
+)
 
 # The first sentence turns back to the work: it asks, doubts, checks or takes another way.
 # Discourse markers, not problem words: what every long chain of thought says when it looks again.
@@ -43,7 +50,7 @@ _OPENER = re.compile(
 
 # A sentence that concludes; one that denies what it says ("x = -4 is not a valid solution"); one
 # that draws a conclusion after turning back ("But ..., it's safe to conclude that QM = 30.")
-_CONCLUDING = re.compile(r"^\W*(?:so|thus|hence|therefore)\b", re.IGNORECASE)
+_CONCLUDING = re.compile(rf"^\W*(?:{CONNECTIVES})\b", re.IGNORECASE)
 _DENIES = re.compile(r"\b(?:not|no|cannot|invalid|extraneous|reject\w*)\b|n't\b", re.IGNORECASE)
 _CONCLUDES_THAT = re.compile(r"\bconclud(?:e|es|ing)\s+that\b", re.IGNORECASE)
 # An operation still to do between two terms ("20π - 13π"): a value said of it is computed, not restated
@@ -179,14 +186,15 @@ class Reader:
         self.ask = ask
         self.given = given
 
-    def __call__(self, paragraph: str, lead: str = "") -> Features:
-        """`lead`: the paragraph before, when it ends on a colon that this one (a display) completes
-        ("In interval notation, that would be:" then "\\[ (2, 12) \\cup (12, 102) \\]")."""
+    def __call__(self, paragraph: str, before: str = "") -> Features:
+        """`before`: the paragraph before; a display completes its last sentence when that ends on
+        a colon ("In interval notation, that would be:" then "\\[ (2, 12) \\cup (12, 102) \\]")."""
         said = sentences(paragraph)
         opener = bool(said) and opens_again(said[0])
         answer = self.answer(paragraph, said, opener)
-        if answer is None and lead and _DISPLAY.fullmatch(paragraph.strip()):
-            completed = f"{sentences(lead)[-1].rstrip().rstrip(':')} {paragraph.strip()}"
+        lead = before.rstrip()
+        if answer is None and lead.endswith(":") and _DISPLAY.fullmatch(paragraph.strip()):
+            completed = f"{sentences(lead)[-1].rstrip(':')} {paragraph.strip()}"
             answer = self.answer(completed, [completed], False)
         drops = bool(_DROPS.search(paragraph))
         passes = answer is None and any(_passes(sentence) for sentence in said)

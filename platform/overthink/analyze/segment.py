@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from overthink.analyze.answer_shape import split_top_level, strip_prose
+from overthink.analyze.answer_shape import plain_text_as_latex, split_top_level, strip_prose
 from overthink.analyze.budget import NO_DEADLINE, Deadline
 from overthink.analyze.extract import _NUMBER_WORDS, answer_phrase, extract_answer, last_boxed, looks_cut_off
 from overthink.analyze.grade import normalize, prepare_gold
@@ -112,12 +112,6 @@ def _letters(value: str) -> frozenset[str]:
     return frozenset(re.findall(r"(?<![A-Za-z\\])[A-Za-z](?![A-Za-z])", re.sub(r"\\[A-Za-z]+", " ", value)))
 
 
-def _as_latex(value: str) -> str:
-    """`sqrt(3)` and `pi` written out in plain text, as LaTeX: what the grader parses as a root."""
-    value = re.sub(r"(?<![\\A-Za-z])sqrt\s*\(([^()]*)\)", r"\\sqrt{\1}", value)
-    return re.sub(r"(?<![\\A-Za-z])pi(?![A-Za-z])", r"\\pi", value)
-
-
 class Answers:
     """Tells whether a stated value is one the response stands by (its final answer, anything it
     boxes or calls the answer) or the gold answer: by text, by value, and for a gold that is not
@@ -143,7 +137,7 @@ class Answers:
     def __call__(self, value: str) -> bool:
         known = self._seen.get(value)
         if known is None:
-            known = self._seen[value] = self._check(_as_latex(value))
+            known = self._seen[value] = self._check(plain_text_as_latex(value))
         return known
 
     def written(self, value: str) -> bool:
@@ -247,8 +241,7 @@ def split_rules(
     features = []
     for index, paragraph in enumerate(texts):
         deadline.check("splitting")
-        before = texts[index - 1].rstrip() if index else ""
-        features.append(reader(paragraph, before if before.endswith(":") else ""))
+        features.append(reader(paragraph, texts[index - 1] if index else ""))
     for last, answer in split_paragraphs(features):
         solutions.append(Solution(spans[first][0] if first else start, spans[last][1], answer))
         first = last + 1

@@ -30,10 +30,13 @@ class Statement:
     named: tuple[str, ...] = ()  # the words before "is" ("the integer part is 1": the, integer, part)
 
 
+CONNECTIVES = "so|thus|hence|therefore"  # the words a conclusion opens with
+# Plain-text names of math a response writes out ("(-sqrt(3), sqrt(3))", "(-inf, 0]"): math, not prose
+_PLAIN_MATH = r"(?:sqrt|pi|infty|inf)\b"
 # Verbs that arrive at a value: "is 5", "equals 5", "gives 5", "comes to 5", "leaves 5", "x \\in (5, \\infty)", and a
 # clause that opens with "so" / "thus" on a bare value ("so -50 in total").
 _ARRIVES = re.compile(
-    r"(?<![<>!=\\])=(?!=)|\\in(?![A-Za-z])|^\W*(?:so|thus|hence|therefore)\b,?|\b(?:is|are|was|were|equals?|equaled|gives?|gave|get|gets|got|becomes?|be|"
+    rf"(?<![<>!=\\])=(?!=)|\\in(?![A-Za-z])|^\W*(?:{CONNECTIVES})\b,?|\b(?:is|are|was|were|equals?|equaled|gives?|gave|get|gets|got|becomes?|be|"
     r"(?:comes?|amounts?|simplifies|simplify|reduces?|works? out|adds? up|sums?|equal) to|leaves?|yields?|"
     r"(?<!in )totals?|makes?|means|lands? on|(?:a )?total of|ends? up (?:with|at)|arrive[sd]? at|obtain(?:ed|s)?|"
     r"(?:written|expressed) as)\b|(?:(?<=\bit)|(?<=\bthat))['’]s\b",
@@ -82,7 +85,7 @@ def _math_run(text: str) -> str:
     for token in text.split(" "):
         if not token:
             continue
-        bare = re.sub(r"\\[A-Za-z]+|\b(?:sqrt|pi|infty|inf)\b", "", token.rstrip(".,;:!?"))  # `sqrt(3)` is math too
+        bare = re.sub(rf"\\[A-Za-z]+|\b{_PLAIN_MATH}", "", token.rstrip(".,;:!?"))
         if token == "=" or (not bare and not token.startswith("\\")) or re.search(r"[A-Za-z]{2}|:|=", bare):
             break
         run.append(token)
@@ -124,7 +127,7 @@ def _subject(before: str) -> str | None:
 
 
 _CLAUSE = re.compile(
-    r",\s+(?=(?!sqrt\b|sqrt\(|pi\b|infty\b)[A-Za-z]{2}|[A-Za-z]\s*=)|;\s|\s(?=(?:and|so|which|but|then|thus|hence|therefore|because|since|where|while|when|if)\s)",
+    rf",\s+(?=(?!{_PLAIN_MATH})[A-Za-z]{{2}}|[A-Za-z]\s*=)|;\s|\s(?=(?:and|so|which|but|then|thus|hence|therefore|because|since|where|while|when|if)\s)",
     re.IGNORECASE,
 )
 # A clause that supposes or sets up ("If the price was $36", "Given P = 115", "Let x = 2",
@@ -148,7 +151,7 @@ _ENUMERATION = re.compile(r"(?:\b[\w'-]+(?: [\w'-]+)?,\s+){2,}(?:(?:and|or)\s+)?
 
 # A value said first, then what it is: "So, 27 is indeed the smallest such perfect cube."
 _NAMED_FIRST = re.compile(
-    r"^\W*(?:(?:so|thus|hence|therefore|yes|clearly),?\s+)?\$?(?P<value>-?\d+(?:,\d{3})*(?:\.\d+)?)\$?\s+"
+    rf"^\W*(?:(?:{CONNECTIVES}|yes|clearly),?\s+)?\$?(?P<value>-?\d+(?:,\d{{3}})*(?:\.\d+)?)\$?\s+"
     r"(?:is|must be)(?:\s+(?:indeed|also|still|definitely|in fact))?\s+the\s+(?P<what>[a-z][\w -]*)",
     re.IGNORECASE,
 )
